@@ -1,0 +1,166 @@
+"""Energy of one training run from its parsed logs, vectorized over samples.
+
+Training window: ``[train_start`` (or the first GPU sample) ``, last epoch end`` (or the last GPU
+sample) ``]``.  GPU energy is the trapezoidal integral of ``power.draw`` over the samples inside the
+window; RAM energy is the same over ``memory usage (MB) x 3.75e-4 W/MB`` from the psutil log.
+
+Per-epoch energy follows the paper's replication package: a sample belongs to epoch *i* when its
+time is in ``(end_{i-1}, end_i]``, and the last sample of each epoch is also the first sample of the
+next, so the sample at a boundary counts for both neighbours and the epochs add up exactly to the
+run's energy.  With a cumulative trapezoid ``C`` this is ``C[last sample <= end_i] - C[last sample
+<= end_{i-1}]``: no loop over samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import RAM_W_PER_MB
+
+
+def cumtrapz(t: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Cumulative trapezoid with C[0] = 0; NaN values in ``y`` are bridged linearly by their neighbours."""
+    y = np.asarray(y, dtype="float64")
+    t = np.asarray(t, dtype="float64")
+    if len(t) == 0:
+        return np.zeros(0)
+    bad = ~np.isfinite(y)
+    if bad.any():
+        good = ~bad
+        if not good.any():
+            return np.full(len(t), np.nan)
+        y = y.copy()
+        y[bad] = np.interp(t[bad], t[good], y[good])
+    c = np.empty(len(t))
+    c[0] = 0.0
+    np.cumsum(0.5 * (y[1:] + y[:-1]) * np.diff(t), out=c[1:])
+    return c
+
+
+def window_bounds(gpu_t: np.ndarray, train_start: float | None, epoch_ends: np.ndarray) -> tuple[float, float]:
+    start = float(train_start) if train_start is not None and np.isfinite(train_start) else float(gpu_t[0])
+    end = float(epoch_ends[-1]) if len(epoch_ends) else float(gpu_t[-1])
+    return start, end
+
+
+def _segment_energy(t: np.ndarray, y: np.ndarray, start: float, bounds: np.ndarray) -> tuple[float, np.ndarray]:
+    """Energy over the samples in [start, bounds[-1]] and per segment ending at each bound."""
+    lo = np.searchsorted(t, start, side="left")
+    hi = np.searchsorted(t, bounds[-1], side="right") if len(bounds) else len(t)
+    tw, yw = t[lo:hi], y[lo:hi]
+    if len(tw) < 2:
+        return np.nan, np.full(len(bounds), np.nan)
+    c = cumtrapz(tw, yw)
+    idx = np.clip(np.searchsorted(tw, bounds, side="right") - 1, 0, len(tw) - 1)
+    at = c[idx]
+    seg = np.diff(np.concatenate([[0.0], at]))
+    return float(c[-1]), seg
+
+
+@dataclass
+class RunEnergy:
+    metrics: dict
+    epochs: pd.DataFrame
+
+
+def run_energy(
+    gpu: pd.DataFrame,
+    cpu: pd.DataFrame | None,
+    epochs: pd.DataFrame | None,
+    train_start: pd.Timestamp | None = None,
+    *,
+    ram_w_per_mb: float = RAM_W_PER_MB,
+) -> RunEnergy:
+    """Per-run metrics and per-epoch energies of one run.
+
+    ``gpu`` and ``cpu`` are frames from :mod:`dlenergy.parsing` (column ``t`` in seconds);
+    ``epochs`` has ``epoch`` and ``end_time``.
+    """
+    gt = gpu["t"].to_numpy()
+    if len(gt) == 0:
+        raise ValueError("GPU log has no samples")
+    ts = None
+    if train_start is not None and not pd.isna(train_start):
+        ts = np.datetime64(pd.Timestamp(train_start).tz_localize(None), "us").astype("int64") / 1e6
+    ends = np.zeros(0)
+    if epochs is not None and len(epochs):
+        ends = epochs["end_time"].astype("datetime64[us]").astype("int64").to_numpy() / 1e6
+    start, end = window_bounds(gt, ts, ends)
+    bounds = ends if len(ends) else np.array([end])
+
+    power = gpu["power_w"].to_numpy(dtype="float64")
+    gpu_e, gpu_seg = _segment_energy(gt, power, start, bounds)
+    in_win = (gt >= start) & (gt <= end)
+    n_win = int(in_win.sum())
+    dt = np.diff(gt[in_win])
+    period = float(np.median(dt)) if len(dt) else np.nan
+
+    ram_e, ram_seg, mean_ram = np.nan, np.full(len(bounds), np.nan), np.nan
+    if cpu is not None and len(cpu) >= 2 and "ram_used_mb" in cpu:
+        ct = cpu["t"].to_numpy()
+        ram_w = cpu["ram_used_mb"].to_numpy(dtype="float64") * ram_w_per_mb
+        ram_e, ram_seg = _segment_energy(ct, ram_w, start, bounds)
+        cw = (ct >= start) & (ct <= end)
+        mean_ram = float(np.nanmean(cpu["ram_used_mb"].to_numpy()[cw])) if cw.any() else np.nan
+
+    def wmean(col):
+        if col not in gpu:
+            return np.nan
+        v = gpu[col].to_numpy(dtype="float64")[in_win]
+        return float(np.nanmean(v)) if np.isfinite(v).any() else np.nan
+
+    duration = end - start
+    metrics = {
+        "start_time": pd.Timestamp(start * 1e6, unit="us"),
+        "end_time": pd.Timestamp(end * 1e6, unit="us"),
+        "duration_s": duration,
+        "epochs_measured": int(len(ends)),
+        "gpu_energy_j": gpu_e,
+        "ram_energy_j": ram_e,
+        "energy_j": gpu_e + (ram_e if np.isfinite(ram_e) else 0.0) if np.isfinite(gpu_e) else np.nan,
+        "mean_gpu_power_w": gpu_e / duration if duration > 0 and np.isfinite(gpu_e) else np.nan,
+        "gpu_usage_pct": wmean("gpu_usage_pct"),
+        "max_power_w": float(np.nanmedian(gpu["power_limit_w"])) if "power_limit_w" in gpu and gpu["power_limit_w"].notna().any() else np.nan,
+        "sampling_period_s": period,
+        "n_gpu_samples": n_win,
+        "mean_ram_used_mb": mean_ram,
+        "has_ram_log": bool(np.isfinite(ram_e)),
+        "gpu_name_logged": str(gpu["gpu_name"].iloc[0]) if "gpu_name" in gpu and len(gpu) else None,
+    }
+    if len(ends):
+        starts = np.concatenate([[start], ends[:-1]])
+        dur = ends - starts
+        ep = pd.DataFrame(
+            {
+                "epoch": epochs["epoch"].to_numpy(dtype="int64"),
+                "start_time": pd.to_datetime(starts * 1e6, unit="us"),
+                "end_time": pd.to_datetime(ends * 1e6, unit="us"),
+                "duration_s": dur,
+                "gpu_energy_j": gpu_seg,
+                "ram_energy_j": ram_seg,
+            }
+        )
+        ep["energy_j"] = ep["gpu_energy_j"] + ep["ram_energy_j"].fillna(0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ep["mean_gpu_power_w"] = np.where(dur > 0, gpu_seg / dur, np.nan)
+        metrics["min_epoch_duration_s"] = float(np.min(dur))
+    else:
+        ep = pd.DataFrame(columns=EPOCH_COLUMNS[1:])
+        metrics["min_epoch_duration_s"] = np.nan
+    return RunEnergy(metrics, ep)
+
+
+EPOCH_COLUMNS = [
+    "run_id",
+    "epoch",
+    "start_time",
+    "end_time",
+    "duration_s",
+    "gpu_energy_j",
+    "ram_energy_j",
+    "energy_j",
+    "mean_gpu_power_w",
+]

@@ -1,0 +1,43 @@
+# Ingest: per-run and per-epoch energy, one job per shard of runs, then one aggregate.
+
+
+rule ingest_shard:
+    input:
+        dataset=canonical_dir(),
+    output:
+        runs=f"{RESULTS}/shards/{{shard}}/runs.parquet",
+        epochs=f"{RESULTS}/shards/{{shard}}/epochs.parquet",
+        ledger=f"{RESULTS}/shards/{{shard}}/ledger.csv",
+    params:
+        n_shards=N_SHARDS,
+        ram_w_per_mb=config.get("ingest", {}).get("ram_w_per_mb", 3.75e-4),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    log:
+        f"{LOGS}/ingest/{{shard}}.log",
+    benchmark:
+        f"{BENCH}/ingest_{{shard}}.tsv"
+    script:
+        "../scripts/ingest_shard.py"
+
+
+rule aggregate:
+    input:
+        runs=expand(f"{RESULTS}/shards/{{shard}}/runs.parquet", shard=SHARDS),
+        epochs=expand(f"{RESULTS}/shards/{{shard}}/epochs.parquet", shard=SHARDS),
+        ledgers=expand(f"{RESULTS}/shards/{{shard}}/ledger.csv", shard=SHARDS),
+        dataset=canonical_dir(),
+    output:
+        runs=f"{RESULTS}/runs.parquet",
+        epochs=f"{RESULTS}/epochs.parquet",
+        ledger=f"{RESULTS}/ingest_ledger.csv",
+    resources:
+        mem_mb=2000,
+    log:
+        f"{LOGS}/aggregate.log",
+    benchmark:
+        f"{BENCH}/aggregate.tsv"
+    script:
+        "../scripts/aggregate.py"

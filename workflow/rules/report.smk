@@ -1,0 +1,1 @@
+# Reviewer view: Snakemake report, scorecard, LaTeX tables.

@@ -1,0 +1,26 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir)))
+from _common import setup
+
+import pandas as pd
+
+from dlenergy.cleaning import CleaningConfig, clean
+from dlenergy.io import LABEL_COLUMN, dataset_label, write_csv, write_parquet
+
+log = setup(snakemake)
+label = dataset_label(snakemake.input.dataset)
+strip = lambda df: df.drop(columns=[LABEL_COLUMN], errors="ignore")
+runs = strip(pd.read_parquet(snakemake.input.runs))
+epochs = strip(pd.read_parquet(snakemake.input.epochs))
+ledger = strip(pd.read_csv(snakemake.input.ledger, dtype=str, keep_default_na=False))
+cfg = CleaningConfig.from_dict({"seed": snakemake.params.seed, **snakemake.params.cleaning})
+res = clean(runs, epochs, ledger, cfg)
+for note in res.notes:
+    log.info(note)
+log.info("cleaning summary:\n%s", res.summary.to_string(index=False))
+write_parquet(res.runs, snakemake.output.runs, label)
+write_parquet(res.epochs, snakemake.output.epochs, label)
+write_csv(res.excluded, snakemake.output.excluded, label)
+write_csv(res.summary, snakemake.output.summary, label)

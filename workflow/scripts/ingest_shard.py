@@ -1,0 +1,18 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir)))
+from _common import setup
+
+from dlenergy.ingest import ingest_dataset
+from dlenergy.io import write_csv, write_parquet
+
+log = setup(snakemake)
+shard = int(snakemake.wildcards.shard)
+runs, epochs, ledger = ingest_dataset(
+    snakemake.input.dataset, shard=shard, n_shards=snakemake.params.n_shards, ram_w_per_mb=snakemake.params.ram_w_per_mb
+)
+log.info("shard %d: %d runs, %d epochs, %d ledger entries", shard, len(runs), len(epochs), len(ledger))
+write_parquet(runs, snakemake.output.runs)
+write_parquet(epochs, snakemake.output.epochs)
+write_csv(ledger, snakemake.output.ledger)
