@@ -1,6 +1,9 @@
 import sys
 from pathlib import Path
 
+#: the interpreter running Snakemake: shell rules call `{PY} -m dlenergy` so no PATH set-up is needed
+PY = sys.executable
+
 SOURCE = config["source"]
 if SOURCE not in config["sources"]:
     raise ValueError(

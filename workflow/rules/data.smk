@@ -14,4 +14,4 @@ if LAYOUT == "simulated":
         benchmark:
             f"{BENCH}/simulate.tsv"
         shell:
-            "dlenergy simulate --out {output} --seed {params.seed} --scale {params.scale} > {log} 2>&1"
+            "{PY} -m dlenergy simulate --out {output} --seed {params.seed} --scale {params.scale} > {log} 2>&1"
