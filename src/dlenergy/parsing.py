@@ -44,7 +44,8 @@ GPU_COLUMNS: dict[str, tuple[str, ...]] = {
     "energy_counter_mj": ("total_energy_consumption", "energy_counter_mj"),
     "gpu_index": ("index", "gpu_index"),
 }
-GPU_NUMERIC = [c for c in GPU_COLUMNS if c not in ("timestamp", "gpu_name")]
+#: numeric columns the analysis uses (others in the log are ignored, which keeps parsing fast)
+GPU_NUMERIC = ["power_w", "gpu_usage_pct", "mem_used_mib", "power_limit_w", "temperature_c", "energy_counter_mj", "gpu_index"]
 
 CPU_COLUMNS: dict[str, tuple[str, ...]] = {
     "timestamp": ("timestamp",),
@@ -95,7 +96,16 @@ def _resolve(columns: list[str], wanted: dict[str, tuple[str, ...]]) -> dict[str
 
 
 def _to_number(arr: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int]:
-    """Strip units and map missing tokens to null; return float64 and count of unparsable values."""
+    """Strip units and map missing tokens to null; return float64 and count of unparsable values.
+
+    Fast path: trim spaces and unit letters and cast; only when that fails (``[N/A]``, garbage)
+    does the slower regex path run, which nulls missing tokens and counts what it cannot parse.
+    """
+    fast = pc.utf8_rtrim(pc.utf8_ltrim_whitespace(arr), characters=" WMiBbHzC%J")
+    try:
+        return pc.cast(fast, pa.float64()), 0
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     s = pc.utf8_trim_whitespace(arr)
     s = pc.replace_substring_regex(s, _UNIT_SUFFIX, "")
     is_missing = pc.is_in(s, value_set=pa.array(_MISSING_TOKENS))
@@ -107,9 +117,13 @@ def _to_number(arr: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int]:
 
 
 def _to_timestamp(arr: pa.ChunkedArray) -> pa.ChunkedArray:
-    s = pc.utf8_trim_whitespace(arr)
-    s = pc.replace_substring(s, "/", "-")
+    s = pc.replace_substring(pc.utf8_trim_whitespace(arr), "/", "-")
     # 'YYYY-mm-dd HH:MM:SS[.fff]' or ISO 'T'; arrow's cast parses ISO-8601 with fractions
+    try:
+        if pc.all(pc.greater_equal(pc.utf8_length(s), 19)).as_py():
+            return pc.cast(s, pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     ok = pc.match_substring_regex(s, r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?$")
     s = pc.if_else(ok, s, pa.scalar(None, pa.string()))
     return pc.cast(s, pa.timestamp("us"))

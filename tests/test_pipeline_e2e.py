@@ -1,0 +1,115 @@
+"""The Snakemake pipeline end to end on the tiny simulated config (what CI runs)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _workdir(tmp: Path) -> Path:
+    wd = tmp / "wf"
+    wd.mkdir()
+    shutil.copy(ROOT / "Snakefile", wd)
+    shutil.copy(ROOT / "config.yaml", wd)
+    shutil.copytree(ROOT / "workflow", wd / "workflow")
+    return wd
+
+
+def _snakemake(wd: Path, *args: str, check=True) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--config", "source=tiny", *args]
+    proc = subprocess.run(cmd, cwd=wd, env=env, capture_output=True, text=True, timeout=1800)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.suffix in {".csv", ".md", ".tex"} and "benchmarks" not in p.parts:
+            out[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    wd = _workdir(tmp_path_factory.mktemp("e2e"))
+    _snakemake(wd)
+    return wd
+
+
+def test_pipeline_outputs_and_ledger(tiny_run):
+    res = tiny_run / "results" / "tiny"
+    gt = pd.read_csv(tiny_run / "data" / "tiny" / "canonical" / "ground_truth.csv").set_index("run_id")
+    runs = pd.read_parquet(res / "runs.parquet").set_index("run_id")
+    clean = pd.read_parquet(res / "clean" / "runs.parquet")
+    excluded = pd.read_csv(res / "clean" / "excluded.csv").set_index("run_id")
+    summary = pd.read_csv(res / "clean" / "summary.csv")
+    # every run accounted for exactly once: kept or excluded
+    assert sorted(list(clean.run_id) + list(excluded.index)) == sorted(gt.index)
+    # the synthetic label is visible in the outputs
+    assert (clean["data_label"].str.contains("synthetic")).all()
+    assert excluded["data_label"].str.contains("synthetic").all()
+    # planted defects land at their stage
+    stage_for = {"failed": "failed", "oom": "failed", "missing": "missing", "short": "short",
+                 "coarse_sampling": "sampling", "outlier": "outlier"}
+    for rid, row in gt.iterrows():
+        if row.defect in stage_for:
+            assert excluded.loc[rid, "stage"] == stage_for[row.defect], (rid, row.defect)
+    # energies recovered for the runs that completed
+    ok = gt[gt.defect.isin(["none", "cut_lines"])].index
+    rel = (runs.loc[ok, "energy_j"] / gt.loc[ok, "energy_j"] - 1).abs()
+    assert rel.max() < 0.005
+    assert summary.iloc[-1]["runs_out"] == len(clean)
+    # each rule wrote its log and benchmark
+    assert (tiny_run / "logs" / "tiny" / "clean.log").is_file()
+    assert (res / "benchmarks" / "clean.tsv").is_file()
+
+
+def test_rerun_is_deterministic(tiny_run, tmp_path):
+    """Two clean runs of the pipeline give identical tables."""
+    first = _digest(tiny_run / "results" / "tiny")
+    wd2 = _workdir(tmp_path)
+    _snakemake(wd2)
+    second = _digest(wd2 / "results" / "tiny")
+    assert first == second and len(first) > 3
+
+
+def test_nothing_to_do_after_a_run(tiny_run):
+    proc = _snakemake(tiny_run, "-n")
+    assert "Nothing to be done" in (proc.stdout + proc.stderr)
+
+
+def test_failed_rule_leaves_no_partial_output(tmp_path):
+    wd = _workdir(tmp_path)
+    bad = tmp_path / "bad"
+    (bad / "runs").mkdir(parents=True)
+    (bad / "runs.csv").write_text(
+        "run_id,environment,gpu_model,architecture,dataset,batch_size,image_size,training_size,validation_size,"
+        "total_ram_gb,gflops,return_code\nr1,cloud,RTX,vgg16,chess,big,128,10,1,16,1.0,0\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", "--config", "source=local", f"data_dir={bad}"],
+        cwd=wd, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode != 0
+    logs = "".join(p.read_text() for p in (wd / "logs" / "local").rglob("*.log"))
+    assert "runs.csv:2: error: column 'batch_size': expected int value, got 'big'" in logs
+    assert not any((wd / "results" / "local" / "shards").rglob("*.parquet"))
+    assert not (wd / "results" / "local" / "runs.parquet").exists()
+
+
+def test_slurm_profile_dry_run(tiny_run):
+    proc = _snakemake(tiny_run, "-n", "--profile", str(tiny_run / "workflow" / "profiles" / "slurm"), check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
