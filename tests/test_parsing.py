@@ -145,3 +145,12 @@ def test_parser_survives_malformed_lines(tmp_path, good, junk, cut_at):
     n_data = len(body) + (1 if tail else 0)
     assert rep.n_kept + rep.n_cut + rep.n_bad_timestamp == rep.n_lines
     assert rep.n_lines >= n_data - sum(1 for _, f in junk if not any(x.strip() for x in f) and len(f) <= 1)
+
+
+def test_header_only_logs_are_empty_not_errors(tmp_path):
+    (tmp_path / "c.csv").write_text("timestamp,cpu usage (%),memory usage (MB)\n")
+    df, rep = read_cpu_log(tmp_path / "c.csv")
+    assert df.empty and rep.n_lines == 0
+    (tmp_path / "g.csv").write_text(NATIVE + "\n")
+    df, rep = read_gpu_log(tmp_path / "g.csv")
+    assert df.empty and "power_w" in df

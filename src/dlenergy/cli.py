@@ -56,6 +56,95 @@ def ingest(
     console.print(f"{len(runs)} runs, {len(epochs)} epochs, {len(ledger)} ledger entries -> {out}")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def measure(
+    ctx: typer.Context,
+    out: Path = typer.Option(..., "--out", help="dataset folder (layout v1); created when absent"),
+    run_id: str = typer.Option(..., "--run-id", help="run id: folder name under runs/ and key in runs.csv"),
+    architecture: str = typer.Option(..., "--architecture"),
+    dataset_name: str = typer.Option(..., "--dataset", help="training data set name (runs.csv column 'dataset')"),
+    batch_size: int = typer.Option(..., "--batch-size"),
+    image_size: int = typer.Option(..., "--image-size"),
+    training_size: int = typer.Option(..., "--training-size"),
+    validation_size: Optional[int] = typer.Option(None, "--validation-size"),
+    environment: Optional[str] = typer.Option(None, "--environment", help="default: host name"),
+    gpu_model: Optional[str] = typer.Option(None, "--gpu-model", help="default: the GPU name the backend reports"),
+    total_ram_gb: Optional[float] = typer.Option(None, "--total-ram-gb", help="default: this machine's RAM (GiB)"),
+    gflops: Optional[float] = typer.Option(None, "--gflops"),
+    meta: list[str] = typer.Option([], "--meta", help="extra runs.csv column KEY=VALUE (repeatable)"),
+    period: float = typer.Option(1.0, "--period", help="sampling period in seconds (paper: 1 s)"),
+    gpus: Optional[str] = typer.Option(None, "--gpus", help="GPU indices to sample, e.g. 0,1 (default: all)"),
+    backend: Optional[str] = typer.Option(
+        None, "--backend", help="auto | nvml | nvidia-smi | replay:PATH | none (default: $DLENERGY_GPU_BACKEND, else auto)"
+    ),
+):
+    """Run a training command and record it as a new run: dlenergy measure --out D --run-id ID ... -- CMD ARGS.
+
+    Samples GPU power/utilization/memory/temperature (NVML, else nvidia-smi) and the command's
+    process-tree CPU % and RSS every --period seconds into runs/ID/gpu.csv and cpu.csv, then appends
+    the run's row (return code, train_start) to runs.csv.  Exits with the command's return code
+    (128+N when killed by signal N); 69 when there is no GPU (the command is not started).
+    """
+    import logging
+
+    from .measure import MeasureError, measure as run_measure, parse_meta
+
+    logging.basicConfig(level=logging.WARNING, format="dlenergy measure: %(message)s")
+    command = list(ctx.args)
+    try:
+        metadata = {
+            "environment": environment,
+            "gpu_model": gpu_model,
+            "architecture": architecture,
+            "dataset": dataset_name,
+            "batch_size": batch_size,
+            "image_size": image_size,
+            "training_size": training_size,
+            "validation_size": validation_size,
+            "total_ram_gb": total_ram_gb,
+            "gflops": gflops,
+            **parse_meta(meta),
+        }
+        indices = [int(x) for x in gpus.split(",") if x.strip()] if gpus else None
+
+        def started(gpu, rdir):
+            console.print(f"measure: {gpu.describe()}; every {period:g} s -> {rdir}", highlight=False, soft_wrap=True)
+
+        res = run_measure(command, out, run_id, metadata, period=period, backend=backend, gpu_indices=indices,
+                          on_start=started)
+    except MeasureError as exc:
+        _fail(str(exc), exc.exit_code)
+    except ValueError as exc:
+        _fail(str(exc), 64)
+    console.print(
+        f"measure: run {res.run_id} ended with return code {res.return_code} after {res.duration_s:.1f} s; "
+        f"{res.samples} samples ({res.missed} skipped) -> {res.run_dir}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(res.return_code)
+
+
+@app.command()
+def validate(dataset: Path = typer.Argument(..., help="dataset folder in layout v1 (docs/layout.md)")):
+    """Check a dataset against layout v1; every problem with its file and line. Exit 1 on any error."""
+    from rich.markup import escape
+
+    from .validate import has_fatal, validate_dataset
+
+    problems = validate_dataset(dataset)
+    out = Console()
+    for p in problems:
+        where = f"{p.file}:{p.line}" if p.line is not None else p.file
+        kind = "[bold red]error[/]" if p.fatal else "[yellow]warning[/]"
+        out.print(f"{escape(where)}: {kind}: {escape(p.message)}", highlight=False, soft_wrap=True)
+    n_err = sum(p.fatal for p in problems)
+    verdict = "[bold red]not valid[/]" if n_err else "[bold green]valid[/]"
+    out.print(f"{escape(str(dataset))}: {verdict} layout v1 dataset: {n_err} error(s), "
+              f"{len(problems) - n_err} warning(s)", highlight=False)
+    raise typer.Exit(1 if has_fatal(problems) else 0)
+
+
 def main():  # entry point of the console script
     app()
 

@@ -149,6 +149,9 @@ def _read_table(path: Path, kind: str) -> tuple[pa.Table, LogReport]:
 
     names = [c.strip() for c in header.split(",")]
     body = data[header_end + 1 :] if header_end >= 0 else b""
+    if not body.strip():  # a header and no sample yet (a run killed at once): an empty log
+        report.n_lines = 0
+        return pa.table({n: pa.array([], pa.string()) for n in names}), report
     # the logger may be killed in the middle of a line: the last line may lack its newline
     try:
         table = pacsv.read_csv(

@@ -15,3 +15,75 @@ if LAYOUT == "simulated":
             f"{BENCH}/simulate.tsv"
         shell:
             "{PY} -m dlenergy simulate --out {output} --seed {params.seed} --scale {params.scale} > {log} 2>&1"
+
+
+if LAYOUT in ("seaa2023", "zenodo"):
+    # Raw data: --config data_dir=... (or the source's `path`), else the published archive, fetched
+    # with its checksum (sources.<name>.url / known_hash) and unpacked atomically.
+    RAW_DIR = source_path() or f"data/{SOURCE}/raw"
+
+    if not source_path():
+        # the params lambda fails before any job runs, with a message saying what to set
+        from dlenergy.sources.download import checked_source_config
+
+        rule download_archive:
+            output:
+                archive=f"data/{SOURCE}/download/{SOURCE}.archive",
+            params:
+                source=SOURCE,
+                src_cfg=lambda wc: checked_source_config(SOURCE, SRC),
+            log:
+                f"{LOGS}/download.log",
+            benchmark:
+                f"{BENCH}/download.tsv"
+            script:
+                "../scripts/download.py"
+
+        rule unpack_archive:
+            input:
+                archive=f"data/{SOURCE}/download/{SOURCE}.archive",
+            output:
+                directory(RAW_DIR),
+            params:
+                source=SOURCE,
+                src_cfg=lambda wc: checked_source_config(SOURCE, SRC),
+            log:
+                f"{LOGS}/unpack.log",
+            benchmark:
+                f"{BENCH}/unpack.tsv"
+            script:
+                "../scripts/download_unpack.py"
+
+
+if LAYOUT == "seaa2023":
+
+    rule adapt_seaa2023:
+        input:
+            raw=RAW_DIR,
+        output:
+            directory(canonical_dir()),
+        resources:
+            mem_mb=1000,
+        log:
+            f"{LOGS}/adapt_seaa2023.log",
+        benchmark:
+            f"{BENCH}/adapt_seaa2023.tsv"
+        script:
+            "../scripts/adapt_seaa2023.py"
+
+
+if LAYOUT == "zenodo":
+
+    rule adapt_zenodo:
+        input:
+            raw=RAW_DIR,
+        output:
+            directory(canonical_dir()),
+        resources:
+            mem_mb=2000,
+        log:
+            f"{LOGS}/adapt_zenodo.log",
+        benchmark:
+            f"{BENCH}/adapt_zenodo.tsv"
+        script:
+            "../scripts/adapt_zenodo.py"

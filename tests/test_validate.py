@@ -1,0 +1,184 @@
+"""`dlenergy validate`: a clean dataset has no error; each broken variant gives the right problem, file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dlenergy.cli import app
+from dlenergy.validate import has_fatal, validate_dataset
+
+HEADER = ("run_id,environment,gpu_model,architecture,dataset,batch_size,image_size,training_size,"
+          "validation_size,total_ram_gb,gflops,return_code")
+GPU_HEADER = ("timestamp, name, utilization.gpu [%], utilization.memory [%], memory.total [MiB], "
+              "memory.used [MiB], power.draw [W], power.limit [W], temperature.gpu")
+
+
+def gpu_lines(n=12, t0=0):
+    return [GPU_HEADER] + [
+        f"2024/01/01 10:00:{t0 + i:02d}.000, NVIDIA GeForce RTX 3090, 80 %, 30 %, 24268 MiB, 9000 MiB, {200 + i}.50 W, 350.00 W, 60"
+        for i in range(n)
+    ]
+
+
+def cpu_lines(n=12):
+    return ["timestamp,cpu usage (%),memory usage (MB)"] + [
+        f"2024-01-01T10:00:{i:02d}.100000,12.5,2048.0" for i in range(n)
+    ]
+
+
+def epoch_lines():
+    return ["epoch,end_time"] + [f"{e},2024-01-01 10:00:{3 * (e + 1):02d}.000" for e in range(3)]
+
+
+def write(path: Path, lines: list[str]):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def dataset(tmp_path) -> Path:
+    root = tmp_path / "ds"
+    rows = [HEADER, "run-a,cloud,RTX 3090,vgg16,chess,32,128,1000,100,16,10.5,0",
+            "run-b,cloud,RTX 3090,resnet50,chess,32,128,1000,100,16,2.5,0"]
+    write(root / "runs.csv", rows)
+    for rid in ("run-a", "run-b"):
+        write(root / "runs" / rid / "gpu.csv", gpu_lines())
+        write(root / "runs" / rid / "cpu.csv", cpu_lines())
+        write(root / "runs" / rid / "epochs.csv", epoch_lines())
+    return root
+
+
+def only(problems, fatal=None):
+    sel = [p for p in problems if fatal is None or p.fatal == fatal]
+    assert len(sel) == 1, "\n".join(map(str, problems))
+    return sel[0]
+
+
+def test_clean_dataset_has_no_problem(dataset):
+    assert validate_dataset(dataset) == []
+
+
+def test_missing_power_column_is_fatal_at_header(dataset):
+    gpu = dataset / "runs" / "run-a" / "gpu.csv"
+    write(gpu, [l.rsplit(",", 3)[0] + ", " + l.rsplit(",", 1)[1].strip() for l in gpu_lines()])  # drop power, limit
+    p = only(validate_dataset(dataset), fatal=True)
+    assert p.file == str(gpu) and p.line == 1 and "power" in p.message and p.run_id == "run-a"
+
+
+def test_power_in_milliwatts_is_fatal(dataset):
+    gpu = dataset / "runs" / "run-b" / "gpu.csv"
+    write(gpu, [l.replace("power.draw [W]", "power.draw [mW]") for l in gpu_lines()])
+    p = only(validate_dataset(dataset), fatal=True)
+    assert p.file == str(gpu) and p.line == 1 and "[mw]" in p.message.lower()
+
+
+def test_cut_lines_are_warnings_with_line_numbers(dataset):
+    gpu = dataset / "runs" / "run-a" / "gpu.csv"
+    lines = gpu_lines()
+    lines[4] = lines[4][:30]  # file line 5
+    lines[-1] = lines[-1][:40]  # last line cut (logger killed), file line 13
+    write(gpu, lines)
+    probs = validate_dataset(dataset)
+    assert not has_fatal(probs)
+    assert sorted(p.line for p in probs) == [5, 13]
+    assert all(p.file == str(gpu) and "cut short" in p.message for p in probs)
+
+
+def test_epochs_out_of_order(dataset):
+    ep = dataset / "runs" / "run-b" / "epochs.csv"
+    write(ep, ["epoch,end_time", "0,2024-01-01 10:00:03.000", "2,2024-01-01 10:00:06.000", "1,2024-01-01 10:00:09.000"])
+    p = only(validate_dataset(dataset), fatal=True)
+    assert p.file == str(ep) and p.line == 4 and "out of order" in p.message
+
+
+def test_epoch_end_outside_gpu_log_is_a_warning(dataset):
+    ep = dataset / "runs" / "run-a" / "epochs.csv"
+    write(ep, epoch_lines() + ["3,2024-01-01 11:00:00.000"])
+    p = only(validate_dataset(dataset))
+    assert not p.fatal and p.file == str(ep) and p.line == 5 and "outside the GPU log" in p.message
+
+
+def test_row_without_folder_and_folder_without_row(dataset):
+    runs = dataset / "runs.csv"
+    runs.write_text(runs.read_text() + "run-c,cloud,RTX 3090,vgg16,chess,32,128,1000,100,16,10.5,0\n")
+    write(dataset / "runs" / "stray" / "gpu.csv", gpu_lines())
+    probs = validate_dataset(dataset)
+    err = only(probs, fatal=True)
+    assert err.file == str(runs) and err.line == 4 and "run-c" in err.message
+    warn = only(probs, fatal=False)
+    assert warn.file == str(dataset / "runs" / "stray") and "no row" in warn.message
+
+
+def test_bad_value_and_duplicate_id_in_runs_csv(dataset):
+    runs = dataset / "runs.csv"
+    lines = runs.read_text().splitlines()
+    lines[2] = lines[2].replace(",32,", ",thirty-two,")
+    lines.append(lines[1])  # duplicate run-a at line 4
+    write(runs, lines)
+    probs = sorted((p for p in validate_dataset(dataset) if p.fatal), key=lambda p: p.line)
+    assert [(p.file, p.line) for p in probs] == [(str(runs), 3), (str(runs), 4)]
+    assert "batch_size" in probs[0].message and "duplicate" in probs[1].message
+
+
+def test_missing_required_column(dataset):
+    runs = dataset / "runs.csv"
+    write(runs, [",".join(c for c in l.split(",")[:-1]) for l in runs.read_text().splitlines()])  # drop return_code
+    p = only(validate_dataset(dataset))
+    assert p.fatal and p.file == str(runs) and p.line == 1 and "return_code" in p.message
+
+
+def test_empty_nullable_value_is_a_warning(dataset):
+    runs = dataset / "runs.csv"
+    write(runs, [l.replace(",10.5,", ",,") for l in runs.read_text().splitlines()])
+    p = only(validate_dataset(dataset))
+    assert not p.fatal and p.line == 2 and "gflops" in p.message
+
+
+def test_cpu_log_without_memory_column(dataset):
+    cpu = dataset / "runs" / "run-b" / "cpu.csv"
+    write(cpu, [",".join(l.split(",")[:2]) for l in cpu_lines()])
+    p = only(validate_dataset(dataset), fatal=True)
+    assert p.file == str(cpu) and p.line == 1 and "memory" in p.message
+
+
+def test_missing_gpu_log_and_missing_cpu_log(dataset):
+    (dataset / "runs" / "run-a" / "gpu.csv").unlink()
+    (dataset / "runs" / "run-b" / "cpu.csv").unlink()
+    probs = validate_dataset(dataset)
+    err = only(probs, fatal=True)
+    assert err.file == str(dataset / "runs.csv") and err.line == 2 and "no GPU log" in err.message
+    warn = only(probs, fatal=False)
+    assert warn.file.endswith("run-b/cpu.csv") and "RAM" in warn.message
+
+
+def test_too_few_samples(dataset):
+    gpu = dataset / "runs" / "run-a" / "gpu.csv"
+    write(gpu, gpu_lines(n=1))
+    probs = validate_dataset(dataset)
+    assert any(p.fatal and p.file == str(gpu) and "at least 2" in p.message for p in probs)
+
+
+def test_no_runs_table(tmp_path):
+    (tmp_path / "runs").mkdir()
+    p = only(validate_dataset(tmp_path))
+    assert p.fatal and p.file.endswith("runs.csv") and "not found" in p.message
+
+
+def test_cli_exit_codes(dataset):
+    runner = CliRunner()
+    res = runner.invoke(app, ["validate", str(dataset)])
+    assert res.exit_code == 0, res.output
+    assert "valid" in res.output and "0 error(s)" in res.output
+    ep = dataset / "runs" / "run-b" / "epochs.csv"
+    write(ep, ["epoch,end_time", "0,2024-01-01 10:00:03.000", "0,2024-01-01 10:00:06.000"])
+    res = runner.invoke(app, ["validate", str(dataset)])
+    assert res.exit_code == 1
+    assert f"{ep}:3: error" in res.output.replace("\n", "")
+    # warnings alone keep exit code 0
+    write(ep, epoch_lines())
+    (dataset / "runs" / "run-b" / "cpu.csv").unlink()
+    res = runner.invoke(app, ["validate", str(dataset)])
+    assert res.exit_code == 0 and "warning" in res.output
