@@ -1,1 +1,166 @@
 # Statistics and trade-offs (RQ1, RQ2, RQ3.1): Tables 3-7, Figures 2-7.
+# One rule per analysis over the cleaned runs of any source; all logic in dlenergy.stats / dlenergy.figures.
+# A source that cannot support an analysis still gets its table (one row: skipped, and why) and a
+# placeholder figure, so `rule all` works on every source.
+
+STATS_CFG = config.get("stats", {})
+STATS_TABLES = f"{RESULTS}/tables"
+STATS_FIGURES = f"{RESULTS}/figures"
+
+
+def stats_outputs(subcategory, tables=(), extra_csv=(), figures=()):
+    """Named outputs: <table>.csv (+ <table>_md), extra CSVs, and <figure>_pdf / <figure>_png."""
+    out = {}
+    for name in tables:
+        out[name] = report(
+            f"{STATS_TABLES}/{name}.csv",
+            caption=f"../report/stats_{name}.rst",
+            category="Tables",
+            subcategory=subcategory,
+            labels={"table": name},
+        )
+        out[f"{name}_md"] = f"{STATS_TABLES}/{name}.md"
+    for name in extra_csv:
+        out[name] = f"{STATS_TABLES}/{name}.csv"
+    for name in figures:
+        out[f"{name}_pdf"] = f"{STATS_FIGURES}/{name}.pdf"
+        out[f"{name}_png"] = report(
+            f"{STATS_FIGURES}/{name}.png",
+            caption=f"../report/stats_{name}.rst",
+            category="Figures",
+            subcategory=subcategory,
+            labels={"figure": name},
+        )
+    return out
+
+
+STATS_RULES = {
+    "stats_rq1": stats_outputs(
+        "RQ1",
+        tables=["table3_normality_rq1", "kruskal_dunn_rq1", "table6_spearman_flops"],
+        extra_csv=["kruskal_dunn_rq1_dunn", "runs_rq1"],
+        figures=["supp_qq_rq1", "supp_box_rq1", "fig3_flops"],
+    ),
+    "stats_rq2": stats_outputs(
+        "RQ2",
+        tables=["table4_normality_rq2", "kruskal_dunn_rq2", "spearman_gpu_usage"],
+        extra_csv=["kruskal_dunn_rq2_dunn", "runs_rq2"],
+        figures=["supp_qq_rq2", "supp_box_rq2", "fig4_gpu_usage"],
+    ),
+    "stats_tradeoff": stats_outputs(
+        "Trade-offs",
+        tables=["tradeoff", "reductions"],
+        extra_csv=["reductions_summary", "runs_block1"],
+        figures=["fig2_tradeoff", "fig2_pareto"],
+    ),
+    "stats_ram": stats_outputs(
+        "RQ3.1 allocated RAM",
+        tables=["table5_normality_ram", "table7_kruskal_ram"],
+        extra_csv=["table7_kruskal_ram_dunn", "runs_ram"],
+        figures=["fig7_ram", "supp_qq_ram", "supp_box_ram"],
+    ),
+    "stats_batch_input": stats_outputs(
+        "RQ3.1 batch and input size",
+        tables=["batch_input"],
+        extra_csv=["runs_batch_input"],
+        figures=["fig5_batch_input_energy", "fig6_batch_input_power_time"],
+    ),
+}
+
+
+rule stats_rq1:
+    input:
+        runs=f"{RESULTS}/clean/runs.parquet",
+        dataset=canonical_dir(),
+    output:
+        **STATS_RULES["stats_rq1"],
+    params:
+        stats=STATS_CFG,
+        source=SOURCE,
+    resources:
+        mem_mb=1500,
+    log:
+        f"{LOGS}/stats/rq1.log",
+    benchmark:
+        f"{BENCH}/stats_rq1.tsv"
+    script:
+        "../scripts/stats_rq1.py"
+
+
+rule stats_rq2:
+    input:
+        runs=f"{RESULTS}/clean/runs.parquet",
+        dataset=canonical_dir(),
+    output:
+        **STATS_RULES["stats_rq2"],
+    params:
+        stats=STATS_CFG,
+        source=SOURCE,
+    resources:
+        mem_mb=1500,
+    log:
+        f"{LOGS}/stats/rq2.log",
+    benchmark:
+        f"{BENCH}/stats_rq2.tsv"
+    script:
+        "../scripts/stats_rq2.py"
+
+
+rule stats_tradeoff:
+    input:
+        runs=f"{RESULTS}/clean/runs.parquet",
+        dataset=canonical_dir(),
+    output:
+        **STATS_RULES["stats_tradeoff"],
+    params:
+        stats=STATS_CFG,
+        source=SOURCE,
+    resources:
+        mem_mb=1500,
+    log:
+        f"{LOGS}/stats/tradeoff.log",
+    benchmark:
+        f"{BENCH}/stats_tradeoff.tsv"
+    script:
+        "../scripts/stats_tradeoff.py"
+
+
+rule stats_ram:
+    input:
+        runs=f"{RESULTS}/clean/runs.parquet",
+        dataset=canonical_dir(),
+    output:
+        **STATS_RULES["stats_ram"],
+    params:
+        stats=STATS_CFG,
+        source=SOURCE,
+    resources:
+        mem_mb=1500,
+    log:
+        f"{LOGS}/stats/ram.log",
+    benchmark:
+        f"{BENCH}/stats_ram.tsv"
+    script:
+        "../scripts/stats_ram.py"
+
+
+rule stats_batch_input:
+    input:
+        runs=f"{RESULTS}/clean/runs.parquet",
+        dataset=canonical_dir(),
+    output:
+        **STATS_RULES["stats_batch_input"],
+    params:
+        stats=STATS_CFG,
+        source=SOURCE,
+    resources:
+        mem_mb=1500,
+    log:
+        f"{LOGS}/stats/batch_input.log",
+    benchmark:
+        f"{BENCH}/stats_batch_input.tsv"
+    script:
+        "../scripts/stats_batch_input.py"
+
+
+EXTRA_TARGETS.extend(str(p) for outs in STATS_RULES.values() for p in outs.values())
