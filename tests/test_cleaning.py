@@ -1,0 +1,71 @@
+"""Cleaning against the simulator's ground truth: every planted defect at its stage, nothing else at a rule stage."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from dlenergy.cleaning import STAGES, CleaningConfig, clean
+from dlenergy.ingest import combine, ingest_dataset
+from dlenergy.simulate import simulate_dataset
+
+STAGE_FOR = {"failed": "failed", "oom": "failed", "missing": "missing", "short": "short",
+             "coarse_sampling": "sampling", "outlier": "outlier"}
+RULE_STAGES = {"ingest", "failed", "missing", "short", "sampling"}
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sim") / "sample"
+    gt = simulate_dataset(out, seed=7, scale="sample").set_index("run_id")
+    # ingest in shards, as the pipeline does
+    runs, epochs, ledger = combine([ingest_dataset(out, shard=s, n_shards=3) for s in range(3)])
+    return gt, runs, epochs, ledger
+
+
+def test_energy_recovered_within_half_a_percent(sample):
+    gt, runs, _, _ = sample
+    runs = runs.set_index("run_id")
+    ok = gt.index[gt.defect.isin(["none", "cut_lines", "short", "missing", "outlier"])]
+    rel_gpu = (runs.loc[ok, "gpu_energy_j"] / gt.loc[ok, "gpu_energy_j"] - 1).abs()
+    rel_all = (runs.loc[ok, "energy_j"] / gt.loc[ok, "energy_j"] - 1).abs()
+    assert rel_gpu.max() < 0.005 and rel_all.max() < 0.005
+    cut = gt.index[gt.defect == "cut_lines"]
+    assert len(cut) and (runs.loc[cut, "gpu_cut_lines"] >= 1).all()
+
+
+def test_each_defect_excluded_at_its_stage_and_no_clean_run_at_a_rule_stage(sample):
+    gt, runs, epochs, ledger = sample
+    res = clean(runs, epochs, ledger, CleaningConfig(seed=42))
+    ex = res.excluded.set_index("run_id")
+    assert ex.index.is_unique
+    for defect, stage in STAGE_FOR.items():
+        planted = gt.index[gt.defect == defect]
+        assert len(planted) > 0, f"sample has no {defect} run"
+        assert (ex.reindex(planted)["stage"] == stage).all(), (defect, ex.reindex(planted))
+    clean_runs = gt.index[gt.defect.isin(["none", "cut_lines"])]
+    wrongly = ex.reindex(clean_runs).dropna()
+    assert not wrongly["stage"].isin(RULE_STAGES).any(), wrongly
+    # the forest removes about its configured share, planted outliers among them
+    n_out = (ex["stage"] == "outlier").sum()
+    assert n_out >= (gt.defect == "outlier").sum()
+    # summary adds up, stage by stage
+    s = res.summary.set_index("stage")
+    assert list(s.index) == STAGES + ["total"]
+    assert (s["runs_in"] - s["excluded"] == s["runs_out"]).all()
+    assert s.loc["total", "runs_out"] == len(res.runs) == len(gt) - len(ex)
+    assert set(res.epochs.run_id) == set(res.runs.run_id)
+
+
+def test_seeded_forest_is_deterministic_and_seed_matters(sample):
+    _, runs, epochs, ledger = sample
+    a = clean(runs, epochs, ledger, CleaningConfig(seed=1)).excluded
+    b = clean(runs, epochs, ledger, CleaningConfig(seed=1)).excluded
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_small_groups_are_skipped_with_a_note(sample):
+    _, runs, epochs, ledger = sample
+    res = clean(runs, epochs, ledger, CleaningConfig(min_group_size=10_000))
+    assert "outlier" not in set(res.excluded.stage)
+    assert any("min_group_size" in n for n in res.notes)
