@@ -113,3 +113,23 @@ def test_failed_rule_leaves_no_partial_output(tmp_path):
 def test_slurm_profile_dry_run(tiny_run):
     proc = _snakemake(tiny_run, "-n", "--profile", str(tiny_run / "workflow" / "profiles" / "slurm"), check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_adding_a_run_reruns_only_its_shard(tiny_run):
+    """Issue 8: after adding one run, the plan touches one ingest shard (plus the aggregates)."""
+    from dlenergy.ingest import shard_of
+    from dlenergy.simulate import add_run
+
+    ds = tiny_run / "data" / "tiny" / "canonical"
+    rid = add_run(ds, seed=4242)
+    proc = _snakemake(tiny_run, "-n")
+    out = proc.stdout + proc.stderr
+    stats = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            stats[parts[0]] = int(parts[1])
+    assert stats.get("ingest_shard") == 1, out[-3000:]
+    assert stats.get("simulate", 0) == 0
+    n_shards = 4
+    assert f"shard={shard_of(rid, n_shards):03d}" in out

@@ -51,6 +51,43 @@ def shard_of(run_id: str, n_shards: int) -> int:
     return zlib.crc32(run_id.encode("utf-8")) % max(int(n_shards), 1)
 
 
+def shard_members(dataset: str | Path, n_shards: int) -> list[str]:
+    """Per shard, a digest of its runs.csv rows and of its runs' log files (name, size, mtime).
+
+    Snakemake uses it as a params rerun trigger: a shard re-runs only when one of its own runs
+    changed.  Cheap: reads runs.csv as text and stats the files, never parses a log.
+    """
+    import hashlib
+
+    dataset = Path(dataset)
+    h = [hashlib.sha256() for _ in range(max(int(n_shards), 1))]
+    text = (dataset / RUNS_FILE).read_text() if (dataset / RUNS_FILE).is_file() else ""
+    lines = text.splitlines()
+    header = lines[0] if lines else ""
+    for hh in h:
+        hh.update(header.encode())
+    ids = set()
+    for line in lines[1:]:
+        rid = line.split(",", 1)[0].strip().strip('"')
+        ids.add(rid)
+        h[shard_of(rid, n_shards)].update(line.encode() + b"\n")
+    runs_root = dataset / RUNS_DIR
+    folders = sorted(p.name for p in runs_root.iterdir() if p.is_dir()) if runs_root.is_dir() else []
+    for rid in sorted(ids | set(folders)):
+        hh = h[shard_of(rid, n_shards)]
+        rdir = runs_root / rid
+        for name in (GPU_FILE, CPU_FILE, EPOCHS_FILE):
+            p = rdir / name
+            if p.is_file():
+                st = p.stat()
+                hh.update(f"{rid}/{name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    src = dataset / SOURCE_LEDGER
+    if src.is_file():
+        st = src.stat()
+        h[0].update(f"{SOURCE_LEDGER}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return [hh.hexdigest() for hh in h]
+
+
 def ingest_dataset(
     dataset: str | Path,
     *,

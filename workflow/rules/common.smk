@@ -1,3 +1,4 @@
+import functools
 import sys
 from pathlib import Path
 
@@ -11,6 +12,8 @@ if SOURCE not in config["sources"]:
     )
 SRC = config["sources"][SOURCE]
 LAYOUT = SRC["layout"]
+#: the rule that makes the canonical dataset, for sources not already in layout v1
+DATA_RULE = {"simulated": "simulate", "seaa2023": "adapt_seaa2023", "zenodo": "adapt_zenodo"}.get(LAYOUT)
 N_SHARDS = int(config.get("ingest", {}).get("n_shards", 4))
 SHARDS = [f"{i:03d}" for i in range(N_SHARDS)]
 RESULTS = f"results/{SOURCE}"
@@ -39,6 +42,45 @@ def canonical_dir():
     if LAYOUT == "simulated":
         return config.get("data_dir") or SRC.get("path") or f"data/{SOURCE}/canonical"
     return f"data/{SOURCE}/canonical"
+
+
+def dataset_stamp():
+    """A small file that changes only when a rule (re)makes the whole dataset (simulate, adapters).
+
+    Shard jobs depend on it, not on the dataset folder, so adding a run to a finished dataset
+    re-runs only that run's shard (and the aggregates), via the shard digest in `shard_params`.
+    """
+    if LAYOUT == "canonical":
+        return []
+    return f"data/{SOURCE}/canonical.stamp"
+
+
+def _dataset_ready():
+    """Wait for the checkpoint that makes the dataset (if any), then return its folder."""
+    if LAYOUT != "canonical":
+        getattr(checkpoints, DATA_RULE).get()
+    return Path(canonical_dir())
+
+
+@functools.lru_cache(maxsize=8)
+def _shard_members(dataset: str, runs_mtime: int, n_shards: int):
+    from dlenergy.ingest import shard_members
+
+    return shard_members(dataset, n_shards)
+
+
+def shard_input(wildcards):
+    """Input function of shard jobs: the dataset stamp (after the checkpoint ran)."""
+    _dataset_ready()
+    return dataset_stamp()
+
+
+def shard_digest(wildcards):
+    """Digest of one shard's runs.csv rows and log files (size, mtime): a params rerun trigger."""
+    ds = _dataset_ready()
+    rc = ds / "runs.csv"
+    mt = rc.stat().st_mtime_ns if rc.is_file() else 0
+    return _shard_members(str(ds), mt, N_SHARDS)[int(wildcards.shard)]
 
 
 #: rule files add their final outputs here (see workflow/rules/*.smk)

@@ -3,9 +3,10 @@
 
 if LAYOUT == "simulated":
 
-    rule simulate:
+    checkpoint simulate:
         output:
             directory(canonical_dir()),
+            stamp=dataset_stamp(),
         params:
             seed=config["seed"],
             scale=SRC.get("scale", "sample"),
@@ -14,7 +15,8 @@ if LAYOUT == "simulated":
         benchmark:
             f"{BENCH}/simulate.tsv"
         shell:
-            "{PY} -m dlenergy simulate --out {output} --seed {params.seed} --scale {params.scale} > {log} 2>&1"
+            "{PY} -m dlenergy simulate --out {output[0]} --seed {params.seed} --scale {params.scale} > {log} 2>&1"
+            " && echo 'seed={params.seed} scale={params.scale}' > {output.stamp}"
 
 
 if LAYOUT in ("seaa2023", "zenodo"):
@@ -57,11 +59,12 @@ if LAYOUT in ("seaa2023", "zenodo"):
 
 if LAYOUT == "seaa2023":
 
-    rule adapt_seaa2023:
+    checkpoint adapt_seaa2023:
         input:
             raw=RAW_DIR,
         output:
             directory(canonical_dir()),
+            stamp=dataset_stamp(),
         resources:
             mem_mb=1000,
         log:
@@ -74,11 +77,12 @@ if LAYOUT == "seaa2023":
 
 if LAYOUT == "zenodo":
 
-    rule adapt_zenodo:
+    checkpoint adapt_zenodo:
         input:
             raw=RAW_DIR,
         output:
             directory(canonical_dir()),
+            stamp=dataset_stamp(),
         resources:
             mem_mb=2000,
         log:

@@ -3,12 +3,15 @@
 
 rule ingest_shard:
     input:
-        dataset=canonical_dir(),
+        # not the dataset folder: its stamp, so a new run re-runs only its own shard (see shard_digest)
+        stamp=shard_input,
     output:
         runs=f"{RESULTS}/shards/{{shard}}/runs.parquet",
         epochs=f"{RESULTS}/shards/{{shard}}/epochs.parquet",
         ledger=f"{RESULTS}/shards/{{shard}}/ledger.csv",
     params:
+        dataset=canonical_dir(),
+        digest=shard_digest,
         n_shards=N_SHARDS,
         ram_w_per_mb=config.get("ingest", {}).get("ram_w_per_mb", 3.75e-4),
     threads: 1

@@ -13,3 +13,4 @@ log.info("converted %d SEAA 2023 runs from %s to %s; %d not converted (source_le
          runs, snakemake.input.raw, snakemake.output[0], len(ledger))
 for reason, n in ledger["reason"].str.replace(r"run \d+", "run N", regex=True).value_counts().head(20).items():
     log.info("  %d x %s", n, reason)
+Path(snakemake.output.stamp).write_text(f"converted from {snakemake.input.raw}\n")

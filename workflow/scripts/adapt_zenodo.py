@@ -13,3 +13,4 @@ log.info("converted %d runs of the replication package from %s to %s; %d not con
          runs, snakemake.input.raw, snakemake.output[0], len(ledger))
 for rec in ledger.head(50).to_dict("records"):
     log.info("  %s: %s", rec["run_id"], rec["reason"])
+Path(snakemake.output.stamp).write_text(f"converted from {snakemake.input.raw}\n")
