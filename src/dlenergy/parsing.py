@@ -224,8 +224,12 @@ def _merge_gpus(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _finish(df: pd.DataFrame, report: LogReport) -> pd.DataFrame:
-    df = df.sort_values("timestamp", kind="stable").reset_index(drop=True)
-    df["t"] = df["timestamp"].astype("datetime64[us]").astype("int64").to_numpy() / 1e6
+    ts = df["timestamp"].to_numpy().astype("datetime64[us]").astype("int64")
+    if len(ts) > 1 and (np.diff(ts) < 0).any():  # out-of-order lines: sort (stable), else keep as is
+        order = np.argsort(ts, kind="stable")
+        df = df.iloc[order].reset_index(drop=True)
+        ts = ts[order]
+    df["t"] = ts / 1e6
     report.n_kept = len(df)
     return df
 
