@@ -10,8 +10,18 @@ rule clean:
     output:
         runs=f"{RESULTS}/clean/runs.parquet",
         epochs=f"{RESULTS}/clean/epochs.parquet",
-        excluded=f"{RESULTS}/clean/excluded.csv",
-        summary=f"{RESULTS}/clean/summary.csv",
+        excluded=report(
+            f"{RESULTS}/clean/excluded.csv",
+            caption="../report/report_clean_excluded.rst",
+            category="Cleaning",
+            labels={"table": "excluded"},
+        ),
+        summary=report(
+            f"{RESULTS}/clean/summary.csv",
+            caption="../report/report_clean_summary.rst",
+            category="Cleaning",
+            labels={"table": "summary"},
+        ),
     params:
         cleaning=config.get("cleaning", {}),
         seed=config["seed"],

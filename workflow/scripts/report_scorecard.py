@@ -1,0 +1,22 @@
+"""Reproduction scorecard: the paper's headline numbers against this source's tables (dlenergy.scorecard)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir)))
+from _common import setup
+
+from dlenergy import scorecard as S
+from dlenergy.io import dataset_label, write_csv, write_text
+
+log = setup(snakemake)
+p = snakemake.params
+label = dataset_label(snakemake.input.dataset)
+results = Path(snakemake.input.summary).parents[1]  # results/<source>/ (clean/summary.csv is in it)
+card = S.build_scorecard(results, p.targets, p.tolerances, produced=p.produced, config=dict(snakemake.config))
+write_csv(card, snakemake.output.csv, label)
+write_text(S.to_markdown(card, p.source, label), snakemake.output.md)
+c = S.counts(card)
+log.info("scorecard of %s: %s", p.source, c)
+for r in card[card.verdict == S.FAIL].itertuples():
+    log.info("fail: %s paper %s reproduced %s (%s)", r.key, r.paper, r.reproduced, r.tolerance)
