@@ -1,0 +1,182 @@
+"""Online estimators (paper §4.3, equations 1 and 2): energy from a window of a few stable epochs.
+
+With ``s0`` the stabilizing epoch, a window of ``w`` consecutive stable epochs starting at epoch
+``a >= s0``, ``E_w`` and ``d_w`` the window's measured energy and duration, ``E_u`` the energy of the
+unstable epochs (``epoch < s0``) and ``s`` the number of stable epochs of the run (``epoch >= s0``):
+
+* power-based (eq. 1):          ``E = P_w x t`` with ``P_w = E_w / d_w`` the window's mean power
+  (GPU + RAM, as the replication package adds the mean RAM power) and ``t`` the training duration;
+* epoch-energy-based (eq. 2):   ``E = E_w x s / w + E_u``.
+
+Both need ``1 <= w <= s`` and the window inside the stable part.  ``start`` picks the window:
+``"stabilizing"`` (``a = s0``), an int ``k`` (``s0 = a = k``: Figure 10 bottom moves the stabilizing
+epoch), or ``"random"`` (``a`` uniform in ``[s0, last - w + 1]``, drawn per run from
+``(random_state, crc32(run_id))`` so a run's draw does not depend on the other rows).
+
+``stabilizing_epoch`` is one epoch for all runs (the paper uses epoch 10, the epoch by which 90 % of
+the runs are stable; the pipeline uses the FLUSS result), a mapping ``run_id -> epoch``, or None to
+read the column ``stabilizing_epoch`` of ``X``.  Epochs are identified by the ``epoch`` labels of the
+epochs table (layout v1 counts from 0).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+EPOCH_NEEDS = ("run_id", "epoch", "duration_s", "energy_j")
+
+
+def online_terms(ep: pd.DataFrame, s0: int, window: int, start: int | None = None,
+                 planned_epochs: int | None = None) -> dict:
+    """The terms of equations 1 and 2 for one run.
+
+    ``ep``: the run's epochs (``epoch, duration_s, energy_j``), sorted or not.  ``start``: first epoch
+    of the window (default ``s0``).  ``planned_epochs``: total number of epochs of the run when it is
+    still training (default: the epochs in ``ep``).  Returns a dict with ``ok`` and, when not ok,
+    ``reason``; else ``E_w, d_w, P_w, E_u, d_u, s, window_epochs, unstable_epochs``.
+    """
+    ep = ep.sort_values("epoch")
+    labels = ep["epoch"].to_numpy(dtype=np.int64)
+    if len(labels) == 0:
+        return {"ok": False, "reason": "no epochs"}
+    a = int(s0 if start is None else start)
+    w = int(window)
+    first = int(labels[0])
+    n_total = int(planned_epochs) if planned_epochs is not None else len(labels)
+    last_planned = first + n_total - 1
+    s = last_planned - int(s0) + 1  # stable epochs of the whole run
+    if w < 1:
+        return {"ok": False, "reason": f"window must be >= 1, got {w}"}
+    if a < s0:
+        return {"ok": False, "reason": f"window start {a} is before the stabilizing epoch {s0}"}
+    if s < w:
+        return {"ok": False, "reason": f"window of {w} epochs is longer than the stable part "
+                                       f"({s} stable epochs: {s0}..{last_planned})"}
+    in_win = (labels >= a) & (labels < a + w)
+    if in_win.sum() < w:
+        have = int(((labels >= s0)).sum())
+        return {"ok": False, "reason": f"window {a}..{a + w - 1} needs {w} measured stable epochs; "
+                                       f"{have} stable epoch(s) measured from epoch {s0}"}
+    unstable = labels < s0
+    e = ep["energy_j"].to_numpy(dtype=np.float64)
+    d = ep["duration_s"].to_numpy(dtype=np.float64)
+    E_w, d_w = float(e[in_win].sum()), float(d[in_win].sum())
+    return {
+        "ok": True, "E_w": E_w, "d_w": d_w, "P_w": E_w / d_w if d_w > 0 else np.nan,
+        "E_u": float(e[unstable].sum()), "d_u": float(d[unstable].sum()), "s": int(s), "w": w,
+        "window_epochs": labels[in_win].tolist(), "unstable_epochs": labels[unstable].tolist(),
+    }
+
+
+class _OnlineBase(RegressorMixin, BaseEstimator):
+    def __init__(self, epochs: pd.DataFrame | None = None, window: int = 5, start="stabilizing",
+                 stabilizing_epoch=10, random_state=None):
+        self.epochs = epochs
+        self.window = window
+        self.start = start
+        self.stabilizing_epoch = stabilizing_epoch
+        self.random_state = random_state
+
+    # -- sklearn API -------------------------------------------------------------------------
+    def fit(self, X: pd.DataFrame, y=None):
+        if self.epochs is None:
+            raise ValueError(f"{type(self).__name__} needs the per-epoch measurements: pass epochs=<epochs table>")
+        missing = [c for c in EPOCH_NEEDS if c not in self.epochs.columns]
+        if missing:
+            raise ValueError(f"epochs table lacks column(s) {', '.join(missing)}")
+        if not (self.start in ("stabilizing", "random") or isinstance(self.start, (int, np.integer))):
+            raise ValueError(f"start must be 'stabilizing', 'random' or an epoch number, not {self.start!r}")
+        self.epochs_by_run_ = {str(k): g for k, g in self.epochs.groupby("run_id", sort=False)}
+        self.n_features_in_ = X.shape[1] if hasattr(X, "shape") and len(getattr(X, "shape", ())) == 2 else 0
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.explain(X)["energy_j"].to_numpy(dtype=np.float64)
+
+    # -- details -----------------------------------------------------------------------------
+    def _s0(self, X: pd.DataFrame) -> np.ndarray:
+        if isinstance(self.start, (int, np.integer)) and not isinstance(self.start, bool):
+            return np.full(len(X), int(self.start))
+        se = self.stabilizing_epoch
+        if se is None:
+            if "stabilizing_epoch" not in X:
+                raise ValueError("stabilizing_epoch=None needs a column 'stabilizing_epoch' in X")
+            return X["stabilizing_epoch"].to_numpy(dtype=np.float64)
+        if isinstance(se, (Mapping, pd.Series)):
+            m = dict(se)
+            return np.array([m.get(str(r), np.nan) for r in X["run_id"]], dtype=np.float64)
+        return np.full(len(X), int(se))
+
+    def _start_for(self, run_id: str, s0: int, ep: pd.DataFrame) -> int:
+        if self.start != "random":
+            return s0
+        labels = ep["epoch"].to_numpy(dtype=np.int64)
+        hi = int(labels.max()) - int(self.window) + 1
+        if hi < s0:
+            return s0  # online_terms will say the window does not fit
+        seed = [int(self.random_state or 0), zlib.crc32(str(run_id).encode("utf-8"))]
+        return int(np.random.default_rng(seed).integers(s0, hi + 1))
+
+    def explain(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per run: the estimate and the terms it came from (window epochs, E_w, E_u, s, reason)."""
+        check_is_fitted(self, "epochs_by_run_")
+        rows = []
+        s0s = self._s0(X)
+        empty = pd.DataFrame(columns=list(EPOCH_NEEDS))
+        for (_, rec), s0 in zip(X.iterrows(), s0s):
+            rid = str(rec["run_id"])
+            ep = self.epochs_by_run_.get(rid, empty)
+            if not np.isfinite(s0):
+                rows.append({"run_id": rid, "energy_j": np.nan, "reason": "no stabilizing epoch for this run"})
+                continue
+            s0 = int(s0)
+            a = self._start_for(rid, s0, ep) if len(ep) else s0
+            terms = online_terms(ep, s0, int(self.window), a, self._planned(rec, ep))
+            if not terms["ok"]:
+                rows.append({"run_id": rid, "energy_j": np.nan, "stabilizing_epoch": s0, "window_start": a,
+                             "reason": terms["reason"]})
+                continue
+            e = self._energy(rec, terms)
+            rows.append({"run_id": rid, "energy_j": e, "stabilizing_epoch": s0, "window_start": a,
+                         "window_end": a + int(self.window) - 1, "E_w": terms["E_w"], "d_w": terms["d_w"],
+                         "P_w": terms["P_w"], "E_u": terms["E_u"], "s": terms["s"], "reason": ""})
+        cols = ["run_id", "energy_j", "stabilizing_epoch", "window_start", "window_end", "E_w", "d_w", "P_w", "E_u",
+                "s", "reason"]
+        return pd.DataFrame(rows, columns=cols)
+
+    @staticmethod
+    def _planned(rec, ep) -> int | None:
+        if "planned_epochs" in rec and pd.notna(rec["planned_epochs"]):
+            return int(rec["planned_epochs"])
+        return None
+
+    def _energy(self, rec, terms) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class OnlinePowerEstimator(_OnlineBase):
+    """Equation 1: mean power of a window of ``window`` stable epochs x the training duration.
+
+    The duration is ``X["duration_s"]`` (the measured training duration, as in the paper's
+    evaluation); without it (a run still training) the unstable epochs' duration plus ``s`` times the
+    window's mean epoch duration.
+    """
+
+    def _energy(self, rec, terms) -> float:
+        t = rec["duration_s"] if "duration_s" in rec and pd.notna(rec["duration_s"]) else np.nan
+        if not np.isfinite(t):
+            t = terms["d_u"] + terms["s"] * terms["d_w"] / terms["w"]
+        return float(terms["P_w"] * t)
+
+
+class OnlineEpochEnergyEstimator(_OnlineBase):
+    """Equation 2: window energy x s / w + energy of the unstable epochs."""
+
+    def _energy(self, rec, terms) -> float:
+        return float(terms["E_w"] * terms["s"] / terms["w"] + terms["E_u"])
