@@ -344,8 +344,6 @@ def test_report_says_synthetic(tiny_report):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="the stats_*/est_* captions (other owners) may lack the Jinja synthetic "
-                   "notice block of workflow/report/report_scorecard.rst")
 def test_every_caption_says_synthetic(tiny_report):
     _, html, _ = tiny_report
     results = _js_value(html, "results")

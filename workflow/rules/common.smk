@@ -44,6 +44,15 @@ def canonical_dir():
     return f"data/{SOURCE}/canonical"
 
 
+def code_digest(module: str) -> str:
+    """sha256 (first 16 hex) of a library module's source, for params that must follow the code."""
+    import hashlib
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()[:16]
+
+
 def dataset_stamp():
     """A small file that changes only when a rule (re)makes the whole dataset (simulate, adapters).
 

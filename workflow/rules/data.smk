@@ -10,13 +10,15 @@ if LAYOUT == "simulated":
         params:
             seed=config["seed"],
             scale=SRC.get("scale", "sample"),
+            # a changed simulator regenerates the dataset (params are a rerun trigger)
+            simulator=code_digest("dlenergy.simulate"),
         log:
             f"{LOGS}/simulate.log",
         benchmark:
             f"{BENCH}/simulate.tsv"
         shell:
             "{PY} -m dlenergy simulate --out {output[0]} --seed {params.seed} --scale {params.scale} > {log} 2>&1"
-            " && echo 'seed={params.seed} scale={params.scale}' > {output.stamp}"
+            " && echo 'seed={params.seed} scale={params.scale} simulator={params.simulator}' > {output.stamp}"
 
 
 if LAYOUT in ("seaa2023", "zenodo"):

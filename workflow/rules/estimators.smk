@@ -62,11 +62,13 @@ EST_RULES = {
 
 rule est_fluss_shard:
     input:
-        **EST_CLEAN,
-        dataset=canonical_dir(),
+        # the ingest shard, not the cleaned tables: adding a run re-segments only its own shard
+        runs=f"{RESULTS}/shards/{{shard}}/runs.parquet",
+        epochs=f"{RESULTS}/shards/{{shard}}/epochs.parquet",
     output:
         f"{EST_WORK}/fluss/{{shard}}.parquet",
     params:
+        dataset=canonical_dir(),
         fluss=EST_CFG.get("fluss", {}),
         n_shards=N_SHARDS,
     threads: int(EST_CFG.get("fluss", {}).get("threads", 1))

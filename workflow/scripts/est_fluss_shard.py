@@ -14,7 +14,7 @@ from dlenergy.io import LABEL_COLUMN, dataset_label, write_parquet
 
 log = setup(snakemake)
 t0 = time.perf_counter()
-label = dataset_label(snakemake.input.dataset)
+label = dataset_label(snakemake.params.dataset)
 strip = lambda df: df.drop(columns=[LABEL_COLUMN], errors="ignore")  # noqa: E731
 runs = strip(pd.read_parquet(snakemake.input.runs))
 epochs = strip(pd.read_parquet(snakemake.input.epochs))
@@ -24,7 +24,7 @@ params = FlussParams.from_dict({**(snakemake.params.fluss or {}), "threads": sna
 cache = enable_stumpy_cache()
 log.info("numba cache: %s; FLUSS %s; %d numba thread(s)", cache, params, snakemake.threads)
 shard = int(snakemake.wildcards.shard)
-df = stabilizing_epochs(snakemake.input.dataset, runs, epochs, params, shard=shard, n_shards=snakemake.params.n_shards)
+df = stabilizing_epochs(snakemake.params.dataset, runs, epochs, params, shard=shard, n_shards=snakemake.params.n_shards)
 write_parquet(df, snakemake.output[0], label)
 log.info("shard %03d: %d runs, statuses %s; %.2f s in all", shard, len(df), df["status"].value_counts().to_dict(),
          time.perf_counter() - t0)

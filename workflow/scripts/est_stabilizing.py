@@ -19,6 +19,8 @@ share = float(fcfg.get("stable_share", 0.9))
 params = FlussParams.from_dict(fcfg)
 parts = [pd.read_parquet(p).drop(columns=[LABEL_COLUMN], errors="ignore") for p in snakemake.input.shards]
 stab = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=STAB_COLUMNS)
+# shards segment every run with epoch markers; the analysis keeps the cleaned runs only
+stab = stab[stab["run_id"].isin(ctx.runs["run_id"])]
 stab = stab.sort_values("run_id", kind="stable").reset_index(drop=True)
 
 reason = ctx.no_epochs_reason()
