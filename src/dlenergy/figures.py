@@ -407,3 +407,21 @@ def ram_boxes(df: pd.DataFrame, ram_column: str, order: list):
         ax.set_title(t, loc="left")
     fig.tight_layout()
     return fig
+
+
+def draw_or_placeholder(make, *, title: str, reason: str | None, pdf, png, source: str, label: str | None = None,
+                        note: str | None = None, log=None) -> None:
+    """Draw with ``make()`` and save; a skipped analysis (``reason``) or a drawing error gives a placeholder.
+
+    A figure must never fail its rule: when it cannot be drawn the placeholder says why.
+    """
+    if reason is None:
+        try:
+            fig = make()
+        except Exception as exc:  # noqa: BLE001 - any drawing error becomes a visible placeholder
+            if log is not None:
+                log.exception("figure %s failed; writing a placeholder", title)
+            fig = placeholder(title, f"the figure could not be drawn: {type(exc).__name__}: {exc}")
+    else:
+        fig = placeholder(title, reason)
+    save(fig, pdf, png, source=source, label=label, note=note)

@@ -2,9 +2,6 @@ import functools
 import sys
 from pathlib import Path
 
-#: the interpreter running Snakemake: shell rules call `{PY} -m dlenergy` so no PATH set-up is needed
-PY = sys.executable
-
 SOURCE = config["source"]
 if SOURCE not in config["sources"]:
     raise ValueError(
@@ -92,6 +89,34 @@ def shard_digest(wildcards):
     return _shard_members(str(ds), mt, N_SHARDS)[int(wildcards.shard)]
 
 
+def analysis_outputs(prefix, subcategory, tables=(), extra_csv=(), figures=()):
+    """Named outputs of an analysis rule, registered for the report with the caption
+    ``workflow/report/<prefix>_<name>.rst``: <table>.csv (+ <table>_md), extra CSVs, and
+    <figure>_pdf / <figure>_png."""
+    out = {}
+    for name in tables:
+        out[name] = report(
+            f"{RESULTS}/tables/{name}.csv",
+            caption=f"../report/{prefix}_{name}.rst",
+            category="Tables",
+            subcategory=subcategory,
+            labels={"table": name},
+        )
+        out[f"{name}_md"] = f"{RESULTS}/tables/{name}.md"
+    for name in extra_csv:
+        out[name] = f"{RESULTS}/tables/{name}.csv"
+    for name in figures:
+        out[f"{name}_pdf"] = f"{RESULTS}/figures/{name}.pdf"
+        out[f"{name}_png"] = report(
+            f"{RESULTS}/figures/{name}.png",
+            caption=f"../report/{prefix}_{name}.rst",
+            category="Figures",
+            subcategory=subcategory,
+            labels={"figure": name},
+        )
+    return out
+
+
 #: rule files add their final outputs here (see workflow/rules/*.smk)
 EXTRA_TARGETS = []
 
@@ -105,3 +130,52 @@ def all_targets():
         f"{RESULTS}/clean/excluded.csv",
         f"{RESULTS}/clean/summary.csv",
     ]
+
+
+# ---- helpers of report.smk (the reviewer view) ----
+from snakemake.io import get_flag_value, is_flagged
+
+REPORT_CFG = config.get("scorecard", {}) or {}
+REPORT_CAPTIONS = Path(workflow.basedir) / "workflow" / "report"
+REPORT_TABLE_DIR = f"{RESULTS}/tables"
+
+
+def declared_tables():
+    """The CSV tables (results/<source>/tables/*.csv) that the rule files included so far declare."""
+    prefix = f"{REPORT_TABLE_DIR}/"
+    paths = (str(p) for p in EXTRA_TARGETS)
+    return sorted({p for p in paths if p.startswith(prefix) and p.endswith(".csv") and "/" not in p[len(prefix):]})
+
+
+def report_flagged_outputs():
+    """{path: rule name} of every output some rule already registers for the report."""
+    out = {}
+    for r in workflow.rules:
+        for f in r.output:
+            if is_flagged(f, "report"):
+                out[str(f)] = r.name
+    return out
+
+
+def producing_rule(path):
+    for r in workflow.rules:
+        if any(str(f) == path for f in r.output):
+            return r.name
+    return "unknown"
+
+
+def caption_file(name):
+    """The report caption of table/figure `name`: <stage>_<name>.rst in workflow/report/."""
+    for prefix in ("stats", "est", "report", "report_supp"):
+        p = REPORT_CAPTIONS / f"{prefix}_{name}.rst"
+        if p.is_file():
+            return p
+    return None
+
+
+def latex_caption(name):
+    from dlenergy.latex import caption_from_rst
+
+    p = caption_file(name)
+    text = caption_from_rst(p.read_text()) if p else ""
+    return text or f"Table {name} of the dlenergy pipeline"

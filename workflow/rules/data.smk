@@ -16,9 +16,8 @@ if LAYOUT == "simulated":
             f"{LOGS}/simulate.log",
         benchmark:
             f"{BENCH}/simulate.tsv"
-        shell:
-            "{PY} -m dlenergy simulate --out {output[0]} --seed {params.seed} --scale {params.scale} > {log} 2>&1"
-            " && echo 'seed={params.seed} scale={params.scale} simulator={params.simulator}' > {output.stamp}"
+        script:
+            "../scripts/simulate.py"
 
 
 if LAYOUT in ("seaa2023", "zenodo"):

@@ -11,49 +11,23 @@ EST_WORK = f"{RESULTS}/estimators"
 EST_CLEAN = {"runs": f"{RESULTS}/clean/runs.parquet", "epochs": f"{RESULTS}/clean/epochs.parquet"}
 
 
-def est_outputs(subcategory, tables=(), extra_csv=(), figures=()):
-    """Named outputs: <table>.csv (+ <table>_md), extra CSVs, and <figure>_pdf / <figure>_png."""
-    out = {}
-    for name in tables:
-        out[name] = report(
-            f"{EST_TABLES}/{name}.csv",
-            caption=f"../report/est_{name}.rst",
-            category="Tables",
-            subcategory=subcategory,
-            labels={"table": name},
-        )
-        out[f"{name}_md"] = f"{EST_TABLES}/{name}.md"
-    for name in extra_csv:
-        out[name] = f"{EST_TABLES}/{name}.csv"
-    for name in figures:
-        out[f"{name}_pdf"] = f"{EST_FIGURES}/{name}.pdf"
-        out[f"{name}_png"] = report(
-            f"{EST_FIGURES}/{name}.png",
-            caption=f"../report/est_{name}.rst",
-            category="Figures",
-            subcategory=subcategory,
-            labels={"figure": name},
-        )
-    return out
-
-
 EST_RULES = {
-    "est_epoch_stability": est_outputs("RQ3.2 epoch stability", tables=["epoch_duration"], figures=["fig8_epoch_duration"]),
-    "est_stabilizing": est_outputs(
+    "est_epoch_stability": analysis_outputs("est", "RQ3.2 epoch stability", tables=["epoch_duration"], figures=["fig8_epoch_duration"]),
+    "est_stabilizing": analysis_outputs("est",
         "RQ3.2 stabilizing epoch",
         tables=["stabilizing_epochs", "stabilizing_summary"],
         extra_csv=["stabilizing_cumulative"],
         figures=["fig9_stabilizing_epoch"],
     ),
-    "est_online_sweep": est_outputs("RQ3.2 online estimators", tables=["online_window_sweep"], figures=["fig10_online_window"]),
+    "est_online_sweep": analysis_outputs("est", "RQ3.2 online estimators", tables=["online_window_sweep"], figures=["fig10_online_window"]),
     "est_offline": {
-        **est_outputs("RQ3.2 offline estimators", tables=["table8_power_regressors_cv", "table9_epoch_energy_regressors_cv"]),
+        **analysis_outputs("est", "RQ3.2 offline estimators", tables=["table8_power_regressors_cv", "table9_epoch_energy_regressors_cv"]),
         "power_model": f"{EST_MODELS}/offline_power.joblib",
         "power_schema": f"{EST_MODELS}/offline_power.json",
         "epoch_model": f"{EST_MODELS}/offline_epoch_energy.joblib",
         "epoch_schema": f"{EST_MODELS}/offline_epoch_energy.json",
     },
-    "est_compare": est_outputs(
+    "est_compare": analysis_outputs("est",
         "RQ3.3 comparison", tables=["table10_test_rmse"], extra_csv=["table10_test_predictions"],
         figures=["fig11_predicted_vs_true"],
     ),

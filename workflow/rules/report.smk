@@ -2,53 +2,7 @@
 # registrations for `snakemake --report results/<source>/report.html` (or .zip).
 # Included LAST: it reads the tables that the other rule files declare in EXTRA_TARGETS (never a glob
 # over results/, which may be incomplete).  Logic lives in dlenergy.scorecard / .latex / .rulegraph.
-from snakemake.io import get_flag_value, is_flagged
-
-REPORT_CFG = config.get("scorecard", {}) or {}
-REPORT_CAPTIONS = Path(workflow.basedir) / "workflow" / "report"
-REPORT_TABLE_DIR = f"{RESULTS}/tables"
-
-
-def declared_tables():
-    """The CSV tables (results/<source>/tables/*.csv) that the rule files included so far declare."""
-    prefix = f"{REPORT_TABLE_DIR}/"
-    paths = (str(p) for p in EXTRA_TARGETS)
-    return sorted({p for p in paths if p.startswith(prefix) and p.endswith(".csv") and "/" not in p[len(prefix):]})
-
-
-def report_flagged_outputs():
-    """{path: rule name} of every output some rule already registers for the report."""
-    out = {}
-    for r in workflow.rules:
-        for f in r.output:
-            if is_flagged(f, "report"):
-                out[str(f)] = r.name
-    return out
-
-
-def producing_rule(path):
-    for r in workflow.rules:
-        if any(str(f) == path for f in r.output):
-            return r.name
-    return "unknown"
-
-
-def caption_file(name):
-    """The report caption of table/figure `name`: <stage>_<name>.rst in workflow/report/."""
-    for prefix in ("stats", "est", "report", "report_supp"):
-        p = REPORT_CAPTIONS / f"{prefix}_{name}.rst"
-        if p.is_file():
-            return p
-    return None
-
-
-def latex_caption(name):
-    from dlenergy.latex import caption_from_rst
-
-    p = caption_file(name)
-    text = caption_from_rst(p.read_text()) if p else ""
-    return text or f"Table {name} of the dlenergy pipeline"
-
+# (its helper functions live in common.smk: declared_tables, caption_file, latex_caption, ...)
 
 # light, local jobs (no cluster submission under a SLURM profile)
 localrules:

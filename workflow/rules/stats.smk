@@ -8,58 +8,32 @@ STATS_TABLES = f"{RESULTS}/tables"
 STATS_FIGURES = f"{RESULTS}/figures"
 
 
-def stats_outputs(subcategory, tables=(), extra_csv=(), figures=()):
-    """Named outputs: <table>.csv (+ <table>_md), extra CSVs, and <figure>_pdf / <figure>_png."""
-    out = {}
-    for name in tables:
-        out[name] = report(
-            f"{STATS_TABLES}/{name}.csv",
-            caption=f"../report/stats_{name}.rst",
-            category="Tables",
-            subcategory=subcategory,
-            labels={"table": name},
-        )
-        out[f"{name}_md"] = f"{STATS_TABLES}/{name}.md"
-    for name in extra_csv:
-        out[name] = f"{STATS_TABLES}/{name}.csv"
-    for name in figures:
-        out[f"{name}_pdf"] = f"{STATS_FIGURES}/{name}.pdf"
-        out[f"{name}_png"] = report(
-            f"{STATS_FIGURES}/{name}.png",
-            caption=f"../report/stats_{name}.rst",
-            category="Figures",
-            subcategory=subcategory,
-            labels={"figure": name},
-        )
-    return out
-
-
 STATS_RULES = {
-    "stats_rq1": stats_outputs(
+    "stats_rq1": analysis_outputs("stats",
         "RQ1",
         tables=["table3_normality_rq1", "kruskal_dunn_rq1", "table6_spearman_flops"],
         extra_csv=["kruskal_dunn_rq1_dunn", "runs_rq1"],
         figures=["supp_qq_rq1", "supp_box_rq1", "fig3_flops"],
     ),
-    "stats_rq2": stats_outputs(
+    "stats_rq2": analysis_outputs("stats",
         "RQ2",
         tables=["table4_normality_rq2", "kruskal_dunn_rq2", "spearman_gpu_usage"],
         extra_csv=["kruskal_dunn_rq2_dunn", "runs_rq2"],
         figures=["supp_qq_rq2", "supp_box_rq2", "fig4_gpu_usage"],
     ),
-    "stats_tradeoff": stats_outputs(
+    "stats_tradeoff": analysis_outputs("stats",
         "Trade-offs",
         tables=["tradeoff", "reductions"],
         extra_csv=["reductions_summary", "runs_block1"],
         figures=["fig2_tradeoff", "fig2_pareto"],
     ),
-    "stats_ram": stats_outputs(
+    "stats_ram": analysis_outputs("stats",
         "RQ3.1 allocated RAM",
         tables=["table5_normality_ram", "table7_kruskal_ram"],
         extra_csv=["table7_kruskal_ram_dunn", "runs_ram"],
         figures=["fig7_ram", "supp_qq_ram", "supp_box_ram"],
     ),
-    "stats_batch_input": stats_outputs(
+    "stats_batch_input": analysis_outputs("stats",
         "RQ3.1 batch and input size",
         tables=["batch_input"],
         extra_csv=["runs_batch_input"],

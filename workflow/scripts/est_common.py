@@ -90,13 +90,6 @@ class Context:
 
     def figure(self, name: str, make, *, title: str, reason: str | None = None, note: str | None = None) -> None:
         """Draw with ``make()``; a skipped analysis (``reason``) or a drawing error gives a placeholder."""
-        if reason is None:
-            try:
-                fig = make()
-            except Exception as exc:  # a figure must never fail the rule: say why instead
-                self.log.exception("figure %s failed; writing a placeholder", name)
-                fig = F.placeholder(title, f"the figure could not be drawn: {type(exc).__name__}: {exc}")
-        else:
-            fig = F.placeholder(title, reason)
-        F.save(fig, self.smk.output[f"{name}_pdf"], self.smk.output[f"{name}_png"], source=self.source,
-               label=self.label, note=note)
+        F.draw_or_placeholder(make, title=title, reason=reason, pdf=self.smk.output[f"{name}_pdf"],
+                              png=self.smk.output[f"{name}_png"], source=self.source, label=self.label,
+                              note=note, log=self.log)
