@@ -56,7 +56,7 @@ def stage_table(bench_dir: Path) -> pd.DataFrame:
     rows = []
     for f in sorted(bench_dir.glob("*.tsv")):
         b = pd.read_csv(f, sep="\t")
-        stage = f.stem.split("_")[0] if f.stem[-3:].isdigit() else f.stem
+        stage = f.stem.rsplit("_", 1)[0] if f.stem[-3:].isdigit() else f.stem  # ingest_003 -> ingest
         rows.append({"stage": stage, "jobs": 1, "wall_s": float(b["s"].iloc[0]), "max_rss_mb": float(b["max_rss"].iloc[0])})
     df = pd.DataFrame(rows)
     if df.empty:

@@ -161,3 +161,20 @@ def test_shards_partition_the_runs(simulated):
     parts = pd.concat([fluss.stabilizing_epochs(out, few, epochs, FlussParams(iac="parabola"), shard=i, n_shards=4)
                        for i in range(4)]).sort_values("run_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(whole, parts)
+
+
+def test_gpu_stump_gives_the_same_stabilizing_epochs_as_cpu(tmp_path):
+    """Issue 8: stumpy.gpu_stump (use_gpu) and the parallel CPU stump agree on the simulated sample."""
+    from dlenergy.fluss import gpu_available, stabilizing_epochs
+    from dlenergy.ingest import ingest_dataset
+    from dlenergy.simulate import simulate_dataset
+
+    if not gpu_available():
+        pytest.skip("no CUDA GPU visible to numba: the gpu_stump path needs one (run on a lent GPU)")
+    ds = tmp_path / "sample"
+    simulate_dataset(ds, seed=3, scale="sample")
+    runs, epochs, _ = ingest_dataset(ds)
+    runs = runs[runs["has_epoch_markers"]]
+    cpu = stabilizing_epochs(ds, runs, epochs, FlussParams(use_gpu=False))
+    gpu = stabilizing_epochs(ds, runs, epochs, FlussParams(use_gpu=True))
+    pd.testing.assert_series_equal(cpu["stabilizing_epoch"], gpu["stabilizing_epoch"])

@@ -72,6 +72,11 @@ def test_pipeline_outputs_and_ledger(tiny_run):
     rel = (runs.loc[ok, "energy_j"] / gt.loc[ok, "energy_j"] - 1).abs()
     assert rel.max() < 0.005
     assert summary.iloc[-1]["runs_out"] == len(clean)
+    # the analyses the source supports are listed, with the reason for those it does not
+    an = pd.read_csv(res / "clean" / "analyses.csv").set_index("analysis")
+    assert set(an.index) == {"epochs", "rq1", "rq2", "ram", "regression"}
+    assert an.loc["epochs", "supported"] and an.loc["rq1", "supported"]
+    assert (an["reason_skipped"].fillna("") != "").eq(~an["supported"]).all()
     # each rule wrote its log and benchmark
     assert (tiny_run / "logs" / "tiny" / "clean.log").is_file()
     assert (res / "benchmarks" / "clean.tsv").is_file()

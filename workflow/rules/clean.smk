@@ -22,6 +22,12 @@ rule clean:
             category="Cleaning",
             labels={"table": "summary"},
         ),
+        analyses=report(
+            f"{RESULTS}/clean/analyses.csv",
+            caption="../report/report_clean_analyses.rst",
+            category="Cleaning",
+            labels={"table": "analyses"},
+        ),
     params:
         cleaning=config.get("cleaning", {}),
         seed=config["seed"],

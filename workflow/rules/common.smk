@@ -129,6 +129,7 @@ def all_targets():
         f"{RESULTS}/clean/epochs.parquet",
         f"{RESULTS}/clean/excluded.csv",
         f"{RESULTS}/clean/summary.csv",
+        f"{RESULTS}/clean/analyses.csv",
     ]
 
 

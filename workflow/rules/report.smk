@@ -86,7 +86,8 @@ rule scorecard:
 
 rule rulegraph:
     input:
-        dataset=canonical_dir(),
+        # the dataset's stamp, not its folder: the graph does not change when a run is added
+        stamp=dataset_stamp(),
     output:
         dot=f"{RESULTS}/figures/rulegraph.dot",
         png=report(
@@ -99,6 +100,7 @@ rule rulegraph:
         pdf=f"{RESULTS}/figures/rulegraph.pdf",
     params:
         snakefile=workflow.main_snakefile,
+        dataset=canonical_dir(),
         # the rule graph changes when rules come or go: re-draw then
         rules=sorted({r.name for r in workflow.rules} | {"all", "rulegraph"}),
         source=SOURCE,

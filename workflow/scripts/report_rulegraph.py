@@ -19,7 +19,7 @@ log = setup(snakemake)
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 out = snakemake.output
 source = snakemake.params.source
-label = dataset_label(snakemake.input.dataset)
+label = dataset_label(snakemake.params.dataset)
 
 # the same configuration as this run (config.yaml merged with --config), for a read-only --rulegraph
 with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:

@@ -41,8 +41,32 @@ def online_terms(ep: pd.DataFrame, s0: int, window: int, start: int | None = Non
     still training (default: the epochs in ``ep``).  Returns a dict with ``ok`` and, when not ok,
     ``reason``; else ``E_w, d_w, P_w, E_u, d_u, s, window_epochs, unstable_epochs``.
     """
-    ep = ep.sort_values("epoch")
+    return _terms(*_arrays(ep), s0, window, start, planned_epochs)
+
+
+def _arrays(ep: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(epoch labels, energy J, duration s) of one run, sorted by epoch."""
     labels = ep["epoch"].to_numpy(dtype=np.int64)
+    order = np.argsort(labels, kind="stable")
+    return (labels[order], ep["energy_j"].to_numpy(dtype=np.float64)[order],
+            ep["duration_s"].to_numpy(dtype=np.float64)[order])
+
+
+def _arrays_by_run(epochs: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``{run_id: (epoch labels, energy J, duration s)}``, each sorted by epoch; one sort, no groupby."""
+    rid = epochs["run_id"].astype(str).to_numpy()
+    lab = epochs["epoch"].to_numpy(dtype=np.int64)
+    e = epochs["energy_j"].to_numpy(dtype=np.float64)
+    d = epochs["duration_s"].to_numpy(dtype=np.float64)
+    order = np.lexsort((lab, rid))
+    rid, lab, e, d = rid[order], lab[order], e[order], d[order]
+    cut = np.flatnonzero(rid[1:] != rid[:-1]) + 1
+    starts, ends = np.r_[0, cut], np.r_[cut, len(rid)]
+    return {str(rid[a]): (lab[a:b], e[a:b], d[a:b]) for a, b in zip(starts, ends) if b > a}
+
+
+def _terms(labels: np.ndarray, e: np.ndarray, d: np.ndarray, s0: int, window: int, start: int | None = None,
+           planned_epochs: int | None = None) -> dict:
     if len(labels) == 0:
         return {"ok": False, "reason": "no epochs"}
     a = int(s0 if start is None else start)
@@ -64,8 +88,6 @@ def online_terms(ep: pd.DataFrame, s0: int, window: int, start: int | None = Non
         return {"ok": False, "reason": f"window {a}..{a + w - 1} needs {w} measured stable epochs; "
                                        f"{have} stable epoch(s) measured from epoch {s0}"}
     unstable = labels < s0
-    e = ep["energy_j"].to_numpy(dtype=np.float64)
-    d = ep["duration_s"].to_numpy(dtype=np.float64)
     E_w, d_w = float(e[in_win].sum()), float(d[in_win].sum())
     return {
         "ok": True, "E_w": E_w, "d_w": d_w, "P_w": E_w / d_w if d_w > 0 else np.nan,
@@ -92,7 +114,8 @@ class _OnlineBase(RegressorMixin, BaseEstimator):
             raise ValueError(f"epochs table lacks column(s) {', '.join(missing)}")
         if not (self.start in ("stabilizing", "random") or isinstance(self.start, (int, np.integer))):
             raise ValueError(f"start must be 'stabilizing', 'random' or an epoch number, not {self.start!r}")
-        self.epochs_by_run_ = {str(k): g for k, g in self.epochs.groupby("run_id", sort=False)}
+        # sorted numpy arrays per run, in one vectorized pass (predict runs many times in the sweeps)
+        self.arrays_ = _arrays_by_run(self.epochs)
         self.n_features_in_ = X.shape[1] if hasattr(X, "shape") and len(getattr(X, "shape", ())) == 2 else 0
         return self
 
@@ -113,10 +136,9 @@ class _OnlineBase(RegressorMixin, BaseEstimator):
             return np.array([m.get(str(r), np.nan) for r in X["run_id"]], dtype=np.float64)
         return np.full(len(X), int(se))
 
-    def _start_for(self, run_id: str, s0: int, ep: pd.DataFrame) -> int:
+    def _start_for(self, run_id: str, s0: int, labels: np.ndarray) -> int:
         if self.start != "random":
             return s0
-        labels = ep["epoch"].to_numpy(dtype=np.int64)
         hi = int(labels.max()) - int(self.window) + 1
         if hi < s0:
             return s0  # online_terms will say the window does not fit
@@ -125,19 +147,20 @@ class _OnlineBase(RegressorMixin, BaseEstimator):
 
     def explain(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per run: the estimate and the terms it came from (window epochs, E_w, E_u, s, reason)."""
-        check_is_fitted(self, "epochs_by_run_")
+        check_is_fitted(self, "arrays_")
         rows = []
         s0s = self._s0(X)
-        empty = pd.DataFrame(columns=list(EPOCH_NEEDS))
-        for (_, rec), s0 in zip(X.iterrows(), s0s):
+        empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+        arrays = self.arrays_
+        for rec, s0 in zip(X.to_dict("records"), s0s):
             rid = str(rec["run_id"])
-            ep = self.epochs_by_run_.get(rid, empty)
+            labels, e, d = arrays.get(rid, empty)
             if not np.isfinite(s0):
                 rows.append({"run_id": rid, "energy_j": np.nan, "reason": "no stabilizing epoch for this run"})
                 continue
             s0 = int(s0)
-            a = self._start_for(rid, s0, ep) if len(ep) else s0
-            terms = online_terms(ep, s0, int(self.window), a, self._planned(rec, ep))
+            a = self._start_for(rid, s0, labels) if len(labels) else s0
+            terms = _terms(labels, e, d, s0, int(self.window), a, self._planned(rec, None))
             if not terms["ok"]:
                 rows.append({"run_id": rid, "energy_j": np.nan, "stabilizing_epoch": s0, "window_start": a,
                              "reason": terms["reason"]})
