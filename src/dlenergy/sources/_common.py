@@ -19,6 +19,16 @@ from ..layout import LAYOUT_VERSION, RUNS_FILE
 INFO_FILE = "dataset_info.json"
 
 
+def walk_dirs(root: Path, max_depth: int) -> Iterator[Path]:
+    """Folders under ``root`` (itself first), breadth-first, to ``max_depth`` levels, hidden ones skipped."""
+    queue = [(Path(root), 0)]
+    while queue:
+        d, depth = queue.pop(0)
+        yield d
+        if depth < max_depth:
+            queue.extend((c, depth + 1) for c in sorted(d.iterdir()) if c.is_dir() and not c.name.startswith("."))
+
+
 def link_or_copy(src: Path, dst: Path) -> None:
     """Hard-link ``src`` to ``dst`` (same file system), else copy it; the log is kept byte for byte."""
     dst.parent.mkdir(parents=True, exist_ok=True)

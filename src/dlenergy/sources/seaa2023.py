@@ -93,7 +93,7 @@ import numpy as np
 import pandas as pd
 
 from ..layout import CPU_FILE, GPU_FILE, RUNS_DIR, RUNS_REQUIRED, LayoutError
-from ._common import atomic_dir, ledger_row, link_or_copy, write_info, write_ledger, write_runs_csv
+from ._common import atomic_dir, ledger_row, link_or_copy, walk_dirs, write_info, write_ledger, write_runs_csv
 
 ZENODO_DOI = "10.5281/zenodo.7828518"
 ZENODO_RECORD = "https://zenodo.org/records/7828518"
@@ -150,10 +150,10 @@ def locate(raw_dir: str | Path, max_depth: int = 4) -> RawLayout:
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise LayoutError(f"{raw_dir}: SEAA 2023 raw folder not found")
-    queue = [(raw_dir, 0)]
     logs_root = metadata = None
-    while queue and (logs_root is None or metadata is None):
-        d, depth = queue.pop(0)
+    for d in walk_dirs(raw_dir, max_depth):
+        if logs_root is not None and metadata is not None:
+            break
         if metadata is None:
             for cand in _METADATA_CANDIDATES:
                 if (d / cand).is_file():
@@ -161,8 +161,6 @@ def locate(raw_dir: str | Path, max_depth: int = 4) -> RawLayout:
                     break
         if logs_root is None and any((d / env).is_dir() and _has_logs(d / env) for env in ENVIRONMENTS):
             logs_root = d
-        if depth < max_depth:
-            queue.extend((c, depth + 1) for c in sorted(d.iterdir()) if c.is_dir() and not c.name.startswith("."))
     if metadata is None:
         raise LayoutError(
             f"{raw_dir}: no SEAA 2023 metadata found (looked for {', '.join(_METADATA_CANDIDATES)})"

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from ..layout import CPU_FILE, EPOCHS_FILE, GPU_FILE, RUNS_DIR, RUNS_REQUIRED, LayoutError
-from ._common import atomic_dir, ledger_row, link_or_copy, write_info, write_ledger, write_runs_csv
+from ._common import atomic_dir, ledger_row, link_or_copy, walk_dirs, write_info, write_ledger, write_runs_csv
 from .seaa2023 import _gpu_name
 
 ZENODO_DOI = "10.5281/zenodo.11505891"
@@ -116,14 +116,10 @@ def locate(raw_root: str | Path, max_depth: int = 5) -> PackageLayout:
     raw_root = Path(raw_root)
     if not raw_root.is_dir():
         raise LayoutError(f"{raw_root}: replication package folder not found")
-    queue = [(raw_root, 0)]
-    while queue:
-        d, depth = queue.pop(0)
+    for d in walk_dirs(raw_root, max_depth):
         cand = d / "processed" / PROCESSED_NAME
         if cand.is_file() and (d / "raw").is_dir():
             return PackageLayout(d / "raw", cand)
-        if depth < max_depth:
-            queue.extend((c, depth + 1) for c in sorted(d.iterdir()) if c.is_dir() and not c.name.startswith("."))
     raise LayoutError(
         f"{raw_root}: no replication package found (expected data/metrics/raw/ and "
         f"data/metrics/processed/{PROCESSED_NAME})"
