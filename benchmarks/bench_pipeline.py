@@ -40,6 +40,15 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
 
 
+def append_results(text: str, out: str | Path) -> None:
+    """Append a section to benchmarks/results.md (created with its header when absent)."""
+    out = Path(out)
+    if not out.exists():
+        out.write_text("# Benchmarks\n\nWritten by the scripts in `benchmarks/`; numbers from the machine named in each section.\n")
+    with out.open("a") as fh:
+        fh.write(text)
+
+
 def run(cmd: list[str], cwd: Path) -> tuple[float, float]:
     t0 = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -99,11 +108,7 @@ def main():
         lines.append(f"\n- incremental: added run `{rid}`, re-run wall time **{wall2:.1f} s**")
     text = "\n".join(lines) + "\n"
     print(text)
-    out = Path(args.out)
-    if not out.exists():
-        out.write_text("# Benchmarks\n\nWritten by the scripts in `benchmarks/`; numbers from the machine named in each section.\n")
-    with out.open("a") as fh:
-        fh.write(text)
+    append_results(text, args.out)
     if not args.keep:
         shutil.rmtree(wd, ignore_errors=True)
 

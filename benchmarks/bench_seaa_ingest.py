@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_pipeline import machine  # noqa: E402
+from bench_pipeline import append_results, machine  # noqa: E402
 
 
 def _shard(args):
@@ -60,11 +60,7 @@ def main():
         f"**{sharded:.2f} s**, peak RSS per worker {max(p[2] for p in parts):.0f} MiB",
     ]) + "\n"
     print(text)
-    out = Path(args.out)
-    if not out.exists():
-        out.write_text("# Benchmarks\n\nWritten by the scripts in `benchmarks/`; numbers from the machine named in each section.\n")
-    with out.open("a") as fh:
-        fh.write(text)
+    append_results(text, args.out)
 
 
 if __name__ == "__main__":
