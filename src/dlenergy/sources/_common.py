@@ -18,6 +18,22 @@ from ..layout import LAYOUT_VERSION, RUNS_FILE
 
 INFO_FILE = "dataset_info.json"
 
+#: the authors' metadata column names (SEAA 2023 metadata and the replication package's processed
+#: dataset share them) -> canonical runs.csv columns; each adapter adds the columns only it has
+AUTHORS_COLUMNS = {
+    "batch size": "batch_size",
+    "training size": "training_size",
+    "validation size": "validation_size",
+    "GFLOPs": "gflops",
+    "f1-score": "f1",
+    "accuracy": "accuracy",
+    "precision": "precision",
+    "recall": "recall",
+    "AUC": "auc",
+    "trained epochs": "epochs_trained",
+    "total seen images": "images_seen",
+}
+
 
 def walk_dirs(root: Path, max_depth: int) -> Iterator[Path]:
     """Folders under ``root`` (itself first), breadth-first, to ``max_depth`` levels, hidden ones skipped."""

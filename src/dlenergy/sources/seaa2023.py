@@ -93,7 +93,7 @@ import numpy as np
 import pandas as pd
 
 from ..layout import CPU_FILE, GPU_FILE, RUNS_DIR, RUNS_REQUIRED, LayoutError
-from ._common import atomic_dir, ledger_row, link_or_copy, walk_dirs, write_info, write_ledger, write_runs_csv
+from ._common import AUTHORS_COLUMNS, atomic_dir, ledger_row, link_or_copy, walk_dirs, write_info, write_ledger, write_runs_csv
 
 ZENODO_DOI = "10.5281/zenodo.7828518"
 ZENODO_RECORD = "https://zenodo.org/records/7828518"
@@ -112,20 +112,7 @@ TRAINING_SIZE = 23807  #: paper §3.4.3 (70 % of 34,010)
 VALIDATION_SIZE = 10203  #: paper §3.4.3 (30 %, used as the test set)
 
 #: metadata column -> canonical runs.csv column
-METADATA_COLUMNS = {
-    "batch size": "batch_size",
-    "training size": "training_size",
-    "validation size": "validation_size",
-    "GFLOPs": "gflops",
-    "f1-score": "f1",
-    "accuracy": "accuracy",
-    "precision": "precision",
-    "recall": "recall",
-    "AUC": "auc",
-    "trained epochs": "epochs_trained",
-    "total seen images": "images_seen",
-    "split number": "split_number",
-}
+METADATA_COLUMNS = {**AUTHORS_COLUMNS, "split number": "split_number"}
 
 #: what del Rey et al. (2024) report for these runs (targets.yaml §4.1-4.2)
 PAPER_TARGETS = {

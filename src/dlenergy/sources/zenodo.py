@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from ..layout import CPU_FILE, EPOCHS_FILE, GPU_FILE, RUNS_DIR, RUNS_REQUIRED, LayoutError
-from ._common import atomic_dir, ledger_row, link_or_copy, walk_dirs, write_info, write_ledger, write_runs_csv
+from ._common import AUTHORS_COLUMNS, atomic_dir, ledger_row, link_or_copy, walk_dirs, write_info, write_ledger, write_runs_csv
 from .seaa2023 import _gpu_name
 
 ZENODO_DOI = "10.5281/zenodo.11505891"
@@ -55,19 +55,9 @@ MATCH_TOLERANCE = pd.Timedelta("10min")
 #: parquet column -> canonical runs.csv column (value taken as is)
 COLUMNS = {
     "gpu model": "gpu_model",
-    "batch size": "batch_size",
-    "training size": "training_size",
-    "validation size": "validation_size",
+    **AUTHORS_COLUMNS,
     "total ram (GB)": "total_ram_gb",
-    "GFLOPs": "gflops",
     "return code": "return_code",
-    "f1-score": "f1",
-    "accuracy": "accuracy",
-    "precision": "precision",
-    "recall": "recall",
-    "AUC": "auc",
-    "trained epochs": "epochs_trained",
-    "total seen images": "images_seen",
     "start time": "train_start",
 }
 #: canonical environment -> GPU of the paper (§3.5), used when neither parquet nor log names one
