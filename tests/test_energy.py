@@ -8,7 +8,6 @@ import pytest
 
 from dlenergy.energy import cumtrapz, run_energy
 from dlenergy.ingest import ingest_dataset
-from dlenergy.parsing import read_cpu_log, read_epochs, read_gpu_log
 
 
 def _frame(t0, t, p, col="power_w"):
@@ -68,3 +67,59 @@ def test_h100_fixture_within_3pct_of_counter_and_killed_run_in_ledger(h100_dir):
     killed = res.excluded.set_index("run_id").loc["h100-mobilenet_v2-20261122T115318"]
     assert killed["stage"] == "failed" and "137" in killed["reason"]
     assert list(res.runs["run_id"]) == [done.name]
+
+
+# ------------------------------------------------------------------ the board's energy counter
+
+
+def _counter_run(counter_mj, *, start_s=10.5, ends_s=(30.5, 60.0, 90.0)):
+    t = np.arange(0, 101, 1.0)
+    gpu = _frame("2023-01-01", t, 100 + t)
+    gpu["energy_counter_mj"] = counter_mj(t)
+    t0 = pd.Timestamp("2023-01-01")
+    epochs = pd.DataFrame({"epoch": np.arange(len(ends_s)),
+                           "end_time": [t0 + pd.Timedelta(seconds=s) for s in ends_s]})
+    return run_energy(gpu, None, epochs, t0 + pd.Timedelta(seconds=start_s))
+
+
+def F(t):  # ∫ (100 + t) dt, J
+    return 100 * t + t**2 / 2
+
+
+def test_counter_energy_is_read_at_the_window_and_epoch_bounds():
+    res = _counter_run(lambda t: 7e6 + 1000 * F(t))  # counter in mJ, starts at an arbitrary offset
+    m, ep = res.metrics, res.epochs
+    # the counter is interpolated at train_start (10.5 s, between samples) and at each epoch end
+    assert m["gpu_counter_energy_j"] == pytest.approx(F(90) - F(10.5), rel=1e-4)
+    assert ep["gpu_counter_energy_j"].to_numpy() == pytest.approx(
+        [F(30.5) - F(10.5), F(60) - F(30.5), F(90) - F(60)], rel=1e-3)
+    # the integral uses the samples inside the window (11..90 s): exact for linear power
+    assert m["gpu_energy_j"] == pytest.approx(F(90) - F(11))
+
+
+def test_counter_reset_or_missing_gives_nan_not_a_wrong_number():
+    reset = _counter_run(lambda t: np.where(t < 50, 1000 * F(t), 1000 * (F(t) - F(50))))
+    assert np.isnan(reset.metrics["gpu_counter_energy_j"]) and reset.epochs["gpu_counter_energy_j"].isna().all()
+    gaps = _counter_run(lambda t: np.where(t % 7 == 0, np.nan, 1000 * F(t)))  # [N/A] samples are bridged
+    assert gaps.metrics["gpu_counter_energy_j"] == pytest.approx(F(90) - F(10.5), rel=1e-3)
+    t = np.arange(0, 11, 1.0)
+    none = run_energy(_frame("2023-01-01", t, 100 + t), None, None)
+    assert np.isnan(none.metrics["gpu_counter_energy_j"])
+
+
+def test_counter_check_table():
+    from dlenergy.energy import counter_check
+
+    runs = pd.DataFrame({"run_id": ["b", "a", "c"], "gpu_model": "X", "return_code": 0, "duration_s": 100.0,
+                         "sampling_period_s": 1.0, "n_gpu_samples": 100, "epochs_measured": 2,
+                         "gpu_energy_j": [990.0, 1020.0, 500.0], "gpu_counter_energy_j": [1000.0, 1000.0, np.nan]})
+    epochs = pd.DataFrame({"run_id": ["a", "a", "b", "b"], "epoch": [0, 1, 0, 1],
+                           "gpu_energy_j": [510.0, 510.0, 480.0, 510.0],
+                           "gpu_counter_energy_j": [500.0, 500.0, 500.0, 500.0]})
+    t = counter_check(runs, epochs)
+    assert t["run_id"].tolist() == ["a", "b"]  # c has no counter
+    assert t["difference_j"].tolist() == [20.0, -10.0]
+    assert t["difference_pct"].tolist() == pytest.approx([2.0, -1.0])
+    assert t["epoch_ratio_min"].tolist() == pytest.approx([1.02, 0.96])
+    assert t["epoch_ratio_max"].tolist() == pytest.approx([1.02, 1.02])
+    assert counter_check(runs.assign(gpu_counter_energy_j=np.nan)).empty

@@ -52,8 +52,8 @@ def need(path: Path) -> Path:
     return path
 
 
-def write_trace(path: Path, n: int = 24, dt: float = 0.25, with_energy: bool = True) -> Path:
-    """A small nvidia-smi-style trace: power ramps 100 -> 100 + 10 * (n - 1) W."""
+def write_trace(path: Path, n: int = 24, dt: float = 0.25, with_energy: bool = True, step_w: float = 10.0) -> Path:
+    """A small nvidia-smi-style trace: power ramps 100 -> 100 + step_w * (n - 1) W."""
     t0 = datetime(2026, 1, 2, 3, 4, 5)
     head = "timestamp, name, utilization.gpu [%], utilization.memory [%], memory.total [MiB], memory.used [MiB], power.draw [W], power.limit [W], temperature.gpu"
     if with_energy:
@@ -62,7 +62,7 @@ def write_trace(path: Path, n: int = 24, dt: float = 0.25, with_energy: bool = T
     e = 5_000_000
     for i in range(n):
         ts = (t0 + timedelta(seconds=i * dt)).strftime("%Y/%m/%d %H:%M:%S.%f")[:-3]
-        p = 100.0 + 10 * i
+        p = 100.0 + step_w * i
         row = f"{ts}, Fake GPU 16GB, {i % 100} %, {i % 50} %, 16384 MiB, {1000 + i} MiB, {p:.2f} W, 300.00 W, {40 + i % 10}"
         if with_energy:
             row += f", {e}"
@@ -553,3 +553,43 @@ def test_append_widens_the_header_and_refuses_duplicates(tmp_path):
     p.write_text(p.read_text().rstrip("\n"))
     append_run_row(ds, _row("c"))
     assert read_runs_table(p, strict=True).frame["run_id"].tolist() == ["a", "b", "c"]
+
+
+def test_recorded_counter_and_integrated_power_agree_after_ingest(tmp_path):
+    """measure (replayed trace with an energy counter) -> ingest: the pipeline's integrated GPU energy
+    and the counter's increase over the same training window agree, run and epochs."""
+    from dlenergy.energy import counter_check
+    from dlenergy.ingest import ingest_dataset
+
+    child = """
+        import time, dlenergy
+        for epoch in range(4):
+            time.sleep(0.75)
+            dlenergy.mark_epoch()
+    """
+    trace = write_trace(tmp_path / "fine.csv", n=600, dt=0.01, step_w=0.5)  # 100 -> 400 W in 6 s, then again
+    ds = tmp_path / "ds"
+    res = subprocess.run(measure_cmd(ds, "counted", child, period=0.05), env=env_with(f"replay:{trace}"),
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    runs, epochs, ledger = ingest_dataset(ds)
+    assert ledger.empty
+    check = counter_check(runs, epochs)
+    assert check["run_id"].tolist() == ["counted"]
+    # `dlenergy ingest` writes the same check and shows it
+    cli = subprocess.run([sys.executable, "-m", "dlenergy", "ingest", str(ds), "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    shown = cli.stdout + cli.stderr
+    assert "energy counter" in shown and "counted" in shown and "epoch ratio" in shown
+    import pandas as pd
+
+    written = pd.read_csv(tmp_path / "out" / "energy_check.csv")
+    assert written["gpu_counter_energy_j"].to_numpy() == pytest.approx(check["gpu_counter_energy_j"].to_numpy())
+    row = check.iloc[0]
+    # ~3 s of training on the ramp: 300-1200 J
+    assert 300 < row["gpu_counter_energy_j"] < 1200
+    # the integral uses the samples inside the window, so it can miss up to one sampling period at each
+    # end (<= 400 W each); the replayed counter steps every 10 ms
+    assert abs(row["difference_j"]) <= 2 * row["sampling_period_s"] * 400 + 2 * 0.01 * 400
+    assert 0.95 < row["epoch_ratio_median"] < 1.05

@@ -138,3 +138,37 @@ def test_adding_a_run_reruns_only_its_shard(tiny_run):
     assert stats.get("simulate", 0) == 0
     n_shards = 4
     assert f"shard={shard_of(rid, n_shards):03d}" in out
+
+
+def test_recorded_runs_through_the_whole_pipeline_as_a_local_source(tmp_path):
+    """What a practitioner does: record runs with `dlenergy measure` (here on a replayed GPU trace that
+    carries the board's energy counter), then run the whole pipeline on them as the `local` source."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_measure import env_with, measure_cmd, write_trace
+
+    trace = write_trace(tmp_path / "trace.csv", n=600, dt=0.01, step_w=0.5)
+    ds = tmp_path / "my-study"
+    child = """
+        import time, dlenergy
+        for epoch in range(4):
+            time.sleep(0.5)
+            dlenergy.mark_epoch(val_f1=0.5 + 0.1 * epoch)
+    """
+    for i in range(3):
+        rec = subprocess.run(measure_cmd(ds, f"run-{i}", child, period=0.05), env=env_with(f"replay:{trace}"),
+                             capture_output=True, text=True, timeout=120)
+        assert rec.returncode == 0, rec.stderr
+    wd = _workdir(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--config", "source=local",
+                           f"data_dir={ds}"], cwd=wd, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    res = wd / "results" / "local"
+    runs = pd.read_parquet(res / "runs.parquet")
+    assert sorted(runs["run_id"]) == ["run-0", "run-1", "run-2"] and (runs["epochs_measured"] == 4).all()
+    check = pd.read_csv(res / "tables" / "energy_check.csv")
+    assert sorted(check["run_id"]) == ["run-0", "run-1", "run-2"]
+    assert (check["difference_j"].abs() <= 2 * check["sampling_period_s"] * 400 + 2 * 0.01 * 400).all()
+    # three runs support no statistics: the analyses say why instead of failing
+    an = pd.read_csv(res / "clean" / "analyses.csv").set_index("analysis")
+    assert not an.loc["rq1", "supported"] and an.loc["rq1", "reason_skipped"]
+    assert (res / "scorecard.md").is_file()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -40,7 +39,12 @@ def ingest(
     dataset: Path = typer.Argument(..., help="dataset folder in layout v1"),
     out: Path = typer.Option(..., "--out", help="folder for runs.parquet, epochs.parquet, ingest_ledger.csv"),
 ):
-    """Per-run and per-epoch energy of a layout-v1 dataset (no cleaning)."""
+    """Per-run and per-epoch energy of a layout-v1 dataset (no cleaning).
+
+    Runs whose GPU logs carry the board's energy counter (``dlenergy measure`` with NVML) are also
+    checked against it: energy_check.csv, and a table on the terminal.
+    """
+    from .energy import counter_check
     from .ingest import ingest_dataset
     from .io import dataset_label, write_csv, write_parquet
     from .layout import LayoutError
@@ -54,6 +58,18 @@ def ingest(
     write_parquet(epochs, out / "epochs.parquet", label)
     write_csv(ledger, out / "ingest_ledger.csv", label)
     console.print(f"{len(runs)} runs, {len(epochs)} epochs, {len(ledger)} ledger entries -> {out}")
+    check = counter_check(runs, epochs)
+    if len(check):
+        write_csv(check, out / "energy_check.csv", label)
+        from rich.table import Table
+
+        t = Table(title="GPU energy: integrated power vs the board's energy counter")
+        for col in ("run", "integrated (kJ)", "counter (kJ)", "difference", "epoch ratio (median)"):
+            t.add_column(col, justify="left" if col == "run" else "right", overflow="fold")
+        for r in check.itertuples():
+            t.add_row(r.run_id, f"{r.gpu_energy_j / 1e3:.3f}", f"{r.gpu_counter_energy_j / 1e3:.3f}",
+                      f"{r.difference_pct:+.2f} %", f"{r.epoch_ratio_median:.3f}".replace("nan", ""))
+        console.print(t)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -87,7 +103,8 @@ def measure(
     """
     import logging
 
-    from .measure import MeasureError, measure as run_measure, parse_meta
+    from .measure import MeasureError, parse_meta
+    from .measure import measure as run_measure
 
     logging.basicConfig(level=logging.WARNING, format="dlenergy measure: %(message)s")
     command = list(ctx.args)

@@ -9,6 +9,12 @@ time is in ``(end_{i-1}, end_i]``, and the last sample of each epoch is also the
 next, so the sample at a boundary counts for both neighbours and the epochs add up exactly to the
 run's energy.  With a cumulative trapezoid ``C`` this is ``C[last sample <= end_i] - C[last sample
 <= end_{i-1}]``: no loop over samples.
+
+Where the GPU log carries the board's own cumulative energy counter (NVML's
+``nvmlDeviceGetTotalEnergyConsumption``, written by ``dlenergy measure`` as
+``total_energy_consumption [mJ]``), the same window and epochs are also read off the counter
+(``gpu_counter_energy_j``): the counter interpolated linearly at the window's and epochs' bounds.
+It is an independent check of the integrated power, not an input of any analysis.
 """
 
 from __future__ import annotations
@@ -60,6 +66,25 @@ def _segment_energy(t: np.ndarray, y: np.ndarray, start: float, bounds: np.ndarr
     return float(c[-1]), seg
 
 
+def _counter_energy(t: np.ndarray, counter_mj: np.ndarray, start: float, bounds: np.ndarray) -> tuple[float, np.ndarray]:
+    """Energy (J) read off a cumulative counter (mJ) over [start, bounds[-1]] and per segment.
+
+    The counter is interpolated linearly between its samples at ``start`` and at each bound; a bound
+    outside the counter's samples, or a counter that goes backwards (a reset), gives NaN.
+    """
+    nan = (np.nan, np.full(len(bounds), np.nan))
+    ok = np.isfinite(counter_mj)
+    if ok.sum() < 2:
+        return nan
+    tc, cc = t[ok], counter_mj[ok]
+    if (np.diff(cc) < 0).any():
+        return nan
+    pts = np.concatenate([[start], bounds])
+    inside = (pts >= tc[0]) & (pts <= tc[-1])
+    at = np.where(inside, np.interp(pts, tc, cc), np.nan) / 1e3
+    return float(at[-1] - at[0]), np.diff(at)
+
+
 @dataclass
 class RunEnergy:
     metrics: dict
@@ -93,6 +118,9 @@ def run_energy(
 
     power = gpu["power_w"].to_numpy(dtype="float64")
     gpu_e, gpu_seg = _segment_energy(gt, power, start, bounds)
+    counter_e, counter_seg = np.nan, np.full(len(bounds), np.nan)
+    if "energy_counter_mj" in gpu:
+        counter_e, counter_seg = _counter_energy(gt, gpu["energy_counter_mj"].to_numpy(dtype="float64"), start, bounds)
     in_win = (gt >= start) & (gt <= end)
     n_win = int(in_win.sum())
     dt = np.diff(gt[in_win])
@@ -119,6 +147,7 @@ def run_energy(
         "duration_s": duration,
         "epochs_measured": int(len(ends)),
         "gpu_energy_j": gpu_e,
+        "gpu_counter_energy_j": counter_e,
         "ram_energy_j": ram_e,
         "energy_j": gpu_e + (ram_e if np.isfinite(ram_e) else 0.0) if np.isfinite(gpu_e) else np.nan,
         "mean_gpu_power_w": gpu_e / duration if duration > 0 and np.isfinite(gpu_e) else np.nan,
@@ -141,6 +170,7 @@ def run_energy(
                 "duration_s": dur,
                 "gpu_energy_j": gpu_seg,
                 "ram_energy_j": ram_seg,
+                "gpu_counter_energy_j": counter_seg,
             }
         )
         ep["energy_j"] = ep["gpu_energy_j"] + ep["ram_energy_j"].fillna(0.0)
@@ -163,4 +193,45 @@ EPOCH_COLUMNS = [
     "ram_energy_j",
     "energy_j",
     "mean_gpu_power_w",
+    "gpu_counter_energy_j",
 ]
+
+
+COUNTER_CHECK_COLUMNS = [
+    "run_id",
+    "gpu_model",
+    "return_code",
+    "duration_s",
+    "sampling_period_s",
+    "n_gpu_samples",
+    "epochs_measured",
+    "gpu_energy_j",
+    "gpu_counter_energy_j",
+    "difference_j",
+    "difference_pct",
+    "epoch_ratio_median",
+    "epoch_ratio_min",
+    "epoch_ratio_max",
+]
+
+
+def counter_check(runs: pd.DataFrame, epochs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Integrated GPU energy against the board's energy counter, one row per run that has both.
+
+    ``difference_pct`` is ``100 (integrated - counter) / counter``; ``epoch_ratio_*`` summarise the
+    per-epoch ratios integrated / counter (epochs with a positive counter energy only).  Runs whose
+    logs carry no counter are not in the table (empty table: no run has one).
+    """
+    need = runs["gpu_counter_energy_j"].notna() & runs["gpu_energy_j"].notna() if "gpu_counter_energy_j" in runs else None
+    if need is None or not need.any():
+        return pd.DataFrame(columns=COUNTER_CHECK_COLUMNS)
+    t = runs.loc[need].reindex(columns=COUNTER_CHECK_COLUMNS).copy()
+    t["difference_j"] = t["gpu_energy_j"] - t["gpu_counter_energy_j"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t["difference_pct"] = 100.0 * t["difference_j"] / t["gpu_counter_energy_j"]
+    if epochs is not None and len(epochs) and "gpu_counter_energy_j" in epochs:
+        e = epochs[epochs["run_id"].isin(t["run_id"]) & (epochs["gpu_counter_energy_j"] > 0)]
+        ratio = (e["gpu_energy_j"] / e["gpu_counter_energy_j"]).groupby(e["run_id"]).agg(["median", "min", "max"])
+        for k in ("median", "min", "max"):
+            t[f"epoch_ratio_{k}"] = t["run_id"].map(ratio[k])
+    return t.sort_values("run_id", kind="stable").reset_index(drop=True)

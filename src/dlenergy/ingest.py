@@ -43,6 +43,7 @@ RUN_METRIC_COLUMNS = [
     "gpu_cut_lines",
     "gpu_dropped_lines",
     "has_epoch_markers",
+    "gpu_counter_energy_j",
 ]
 
 

@@ -44,3 +44,30 @@ rule aggregate:
         f"{BENCH}/aggregate.tsv"
     script:
         "../scripts/aggregate.py"
+
+
+# Integrated GPU energy against the board's own energy counter, for logs that carry one
+# (`dlenergy measure` with NVML writes it); a skipped row with the reason otherwise.
+ENERGY_CHECK = analysis_outputs("report", "Ingest", tables=["energy_check"])
+
+
+rule energy_check:
+    input:
+        runs=f"{RESULTS}/runs.parquet",
+        epochs=f"{RESULTS}/epochs.parquet",
+        dataset=canonical_dir(),
+    output:
+        **ENERGY_CHECK,
+    params:
+        source=SOURCE,
+    resources:
+        mem_mb=1000,
+    log:
+        f"{LOGS}/energy_check.log",
+    benchmark:
+        f"{BENCH}/energy_check.tsv"
+    script:
+        "../scripts/energy_check.py"
+
+
+EXTRA_TARGETS.extend(str(p) for p in ENERGY_CHECK.values())

@@ -14,14 +14,13 @@ from _common import setup
 from dlenergy import figures as F
 from dlenergy.io import LABEL_COLUMN, dataset_label, write_csv, write_text
 from dlenergy.stats import markdown_document
+from dlenergy.stats import skipped as stats_skipped
 
 PAPER_STABILIZING_EPOCH = 10  #: §4.3: "we will use epoch ten as the stabilizing point"
 
 
 def skipped(analysis: str, reason: str, columns: list[str] | None = None) -> pd.DataFrame:
-    row = {c: np.nan for c in (columns or [])}
-    row.update({"analysis": analysis, "status": "skipped", "note": f"skipped: {reason}"})
-    return pd.DataFrame([row], columns=list(dict.fromkeys(["analysis", "status", "note", *(columns or [])])))
+    return stats_skipped(analysis, reason, list(dict.fromkeys(["analysis", "status", "note", *(columns or [])])))
 
 
 def is_skipped(df: pd.DataFrame) -> bool:
@@ -38,7 +37,7 @@ class Context:
         self.seed = int(smk.params.seed)
         self.source = smk.params.source
         self.label = dataset_label(smk.input.dataset)
-        strip = lambda df: df.drop(columns=[LABEL_COLUMN], errors="ignore")  # noqa: E731
+        strip = lambda df: df.drop(columns=[LABEL_COLUMN], errors="ignore")
         self.runs = strip(pd.read_parquet(smk.input.runs)).sort_values("run_id", kind="stable").reset_index(drop=True)
         self.epochs = strip(pd.read_parquet(smk.input.epochs)) if "epochs" in smk.input.keys() else None
         has_ep = self.runs.get("has_epoch_markers", pd.Series(True, index=self.runs.index)).astype(bool)
