@@ -288,7 +288,7 @@ def test_lightning_marker_with_a_fake_lightning(tmp_path, monkeypatch, fresh_laz
     reduced = []
 
     class Strategy:
-        def reduce_boolean_decision(self, decision, all=True):  # noqa: A002 - Lightning's name
+        def reduce_boolean_decision(self, decision, all=True):
             reduced.append((decision, all))
             return decision
 
@@ -316,25 +316,65 @@ def test_lightning_marker_with_a_fake_lightning(tmp_path, monkeypatch, fresh_laz
     assert not (tmp_path / "rank1" / "epochs.csv").exists() and t2.should_stop is False
 
 
-def test_real_keras_callback(tmp_path, monkeypatch, fresh_lazy_classes):
+def _epoch_clock(monkeypatch):
+    """Epoch end times on the fake GPU log's clock (T0 + epoch + 1 s) instead of the wall clock."""
+    real = markers.mark_epoch
+    monkeypatch.setattr(markers, "mark_epoch",
+                        lambda epoch=None, **kw: real(epoch, end_time=T0 + timedelta(seconds=epoch + 1), **kw))
+
+
+def test_real_keras_callback_marks_and_stops_training(tmp_path, monkeypatch, fresh_lazy_classes):
     keras = pytest.importorskip("keras", reason="Keras is not installed (not a dependency; not installed for tests)")
-    monkeypatch.setenv("DLENERGY_RUN_DIR", str(tmp_path))
-    cb = markers.KerasEpochMarker()
+    rd = make_run(tmp_path)  # 200 W: 200 J per 1-s epoch
+    monkeypatch.setenv("DLENERGY_RUN_DIR", str(rd))
+    monkeypatch.setenv("DLENERGY_TRAIN_START", T0.isoformat(sep=" "))
+    _epoch_clock(monkeypatch)
+    cb = markers.KerasEpochMarker(budget_kj=10)
     assert isinstance(cb, keras.callbacks.Callback)
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.compile(loss="mse")
-    model.fit(np.zeros((8, 1)), np.zeros((8, 1)), epochs=3, verbose=0, callbacks=[cb])
-    assert read_epochs(tmp_path / "epochs.csv")["epoch"].tolist() == [0, 1, 2]
+    hist = model.fit(np.zeros((8, 1)), np.zeros((8, 1)), epochs=100, verbose=0, callbacks=[cb])
+    # Keras's own `epochs` is the plan: 100 x 200 J = 20 kJ > 10 kJ once 10 + 5 epochs are done
+    assert len(hist.history["loss"]) == 15 and "exceeds the budget of 10 kJ" in cb.stop_reason
+    df = read_epochs(rd / "epochs.csv")
+    assert df["epoch"].tolist() == list(range(15)) and "loss" in df.columns
 
 
-def test_real_lightning_callback(tmp_path, fresh_lazy_classes):
+def test_real_lightning_callback_marks_and_stops_training(tmp_path, monkeypatch, fresh_lazy_classes):
     try:
-        import lightning.pytorch as pl  # noqa: F401
+        import lightning.pytorch as pl
     except ImportError:
         pl = pytest.importorskip("pytorch_lightning",
                                  reason="PyTorch Lightning is not installed (not a dependency; not installed for tests)")
-    cb = markers.LightningEpochMarker(run_dir=tmp_path)
+    import torch
+
+    class Tiny(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(1, 1)
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            loss = torch.nn.functional.mse_loss(self.layer(x), y)
+            self.log("train_loss", loss, on_epoch=True, on_step=False)
+            return loss
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    rd = make_run(tmp_path)
+    monkeypatch.setenv("DLENERGY_TRAIN_START", T0.isoformat(sep=" "))
+    _epoch_clock(monkeypatch)
+    cb = markers.LightningEpochMarker(budget_kj=10, run_dir=rd)
     assert isinstance(cb, pl.Callback)
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(8, 1), torch.zeros(8, 1)), batch_size=4)
+    trainer = pl.Trainer(max_epochs=100, callbacks=[cb], accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(Tiny(), data)
+    # the trainer's max_epochs is the plan: stops after epoch 14, as with Keras
+    assert trainer.current_epoch == 15 and "exceeds the budget of 10 kJ" in cb.stop_reason
+    df = read_epochs(rd / "epochs.csv")
+    assert df["epoch"].tolist() == list(range(15)) and "train_loss" in df.columns
 
 
 # --------------------------------------------------------------------------------------------
