@@ -47,7 +47,7 @@ def synthetic_run(stab: int, n_epochs: int = 24, epoch_s: float = 40.0, power: f
         m = (t > val_end) & (t <= b)
         y[m] = 0.2 * power
     gpu = pd.DataFrame({"t": t, "power_w": y})
-    to_ts = lambda s: T0 + pd.to_timedelta(s, unit="s")  # noqa: E731
+    to_ts = lambda s: T0 + pd.to_timedelta(s, unit="s")
     ep = pd.DataFrame({"epoch": np.arange(n_epochs), "start_time": to_ts(starts), "end_time": to_ts(ends)})
     gpu["t"] = (T0.value / 1e9) + gpu["t"]
     return gpu, ep

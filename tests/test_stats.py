@@ -46,7 +46,7 @@ def synthetic_runs(seed: int = 1, n: int = 12) -> pd.DataFrame:
                 mean_ram_used_mb=6000 + 150 * ram + rng.normal(0, 200),
             ))
 
-    for env, (tdp, ram) in ENVS.items():
+    for env, (_tdp, ram) in ENVS.items():
         for i, (arch, gf) in enumerate(ARCHS.items()):
             if env == "local_normal_user" and i > 1:
                 continue

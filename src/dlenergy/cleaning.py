@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 from sklearn.ensemble import IsolationForest
 
@@ -43,7 +42,7 @@ class CleaningConfig:
     seed: int = 42
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "CleaningConfig":
+    def from_dict(cls, d: dict | None) -> CleaningConfig:
         d = dict(d or {})
         for k in ("required_columns", "outlier_group", "outlier_features"):
             if k in d:

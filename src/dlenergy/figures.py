@@ -16,16 +16,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.patches  # noqa: E402
+import matplotlib.patches
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from scipy import stats as ss
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from scipy import stats as ss  # noqa: E402
-
-from .io import _atomic  # noqa: E402
-from .stats import LABELS, MIN_N, ordered_groups  # noqa: E402
+from .io import _atomic
+from .stats import LABELS, MIN_N, ordered_groups
 
 PALETTE = sns.color_palette("colorblind")
 HATCHES = ["", "//", "..", "xx", "\\\\", "++", "oo", "--"]
@@ -418,7 +417,7 @@ def draw_or_placeholder(make, *, title: str, reason: str | None, pdf, png, sourc
     if reason is None:
         try:
             fig = make()
-        except Exception as exc:  # noqa: BLE001 - any drawing error becomes a visible placeholder
+        except Exception as exc:
             if log is not None:
                 log.exception("figure %s failed; writing a placeholder", title)
             fig = placeholder(title, f"the figure could not be drawn: {type(exc).__name__}: {exc}")

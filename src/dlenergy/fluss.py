@@ -111,7 +111,7 @@ class FlussParams:
         return {"start": 0, "center": m // 2, "end": m}[self.locate]
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "FlussParams":
+    def from_dict(cls, d: dict | None) -> FlussParams:
         d = {k: v for k, v in dict(d or {}).items() if k in cls.__dataclass_fields__}
         return cls(**d)
 

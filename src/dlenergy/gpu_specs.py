@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import pandas as pd
@@ -52,7 +52,7 @@ def gpu_table() -> pd.DataFrame:
     return df
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled() -> list[tuple[re.Pattern, int]]:
     return [(re.compile(p, re.IGNORECASE), i) for i, p in enumerate(gpu_table()["pattern"])]
 

@@ -32,9 +32,9 @@ import logging
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Sequence
 
 log = logging.getLogger("dlenergy.markers")
 
@@ -307,7 +307,7 @@ class EnergyBudget:
             return False
         try:
             ep, en = run_epoch_energies(d, include_ram=self.include_ram)
-        except Exception as exc:  # noqa: BLE001 - never break training over a log
+        except Exception as exc:
             if not self._error_logged:
                 self._error_logged = True
                 log.warning("EnergyBudget: cannot read the run's logs in %s (%s); not deciding this epoch", d, exc)

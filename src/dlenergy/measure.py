@@ -52,10 +52,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Sequence
 
 from .markers import ENV_RUN_DIR, ENV_TRAIN_START
 
@@ -336,7 +336,7 @@ class NvmlBackend(GpuBackend):
         if self._nv is not None:
             try:
                 self._nv.nvmlShutdown()
-            except Exception:  # noqa: BLE001 - shutting down
+            except Exception:
                 pass
             self._nv = None
 
@@ -766,7 +766,7 @@ class Recorder:
     def attach(self, pid: int) -> None:
         try:
             self._tree = ProcessTreeSampler(pid)
-        except Exception as exc:  # noqa: BLE001 - the process may already be gone
+        except Exception as exc:
             log.warning("cannot follow process %s: %s", pid, exc)
 
     def tick(self) -> None:
@@ -787,7 +787,7 @@ class Recorder:
                         self._cpu_fh.flush()
                         self.cpu_lines += 1
                 self.samples += 1
-            except Exception as exc:  # noqa: BLE001 - never let sampling kill the recording
+            except Exception as exc:
                 self.errors += 1
                 if self.errors <= 3:
                     log.warning("sampling failed: %r", exc)

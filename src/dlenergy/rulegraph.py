@@ -125,7 +125,7 @@ def order(nodes: dict[str, str], edges: list[tuple[str, str]], layer: dict[str, 
         rng = range(1, n_layers) if s % 2 == 0 else range(n_layers - 2, -1, -1)
         nb = nbrs_up if s % 2 == 0 else nbrs_down
         for i in rng:
-            def key(n):
+            def key(n, p=p, nb=nb):
                 ns = [p[m] for m in nb[n] if m in p]
                 return (sum(ns) / len(ns) if ns else p[n], nodes[n])
             rows[i] = sorted(rows[i], key=key)

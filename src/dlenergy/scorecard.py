@@ -27,7 +27,7 @@ its kind's rules holds.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -383,7 +383,7 @@ def lookup(results_dir: Path, spec: Spec, cache: dict, produced: set[str] | None
     for col, wanted in spec.where:
         if col not in rows:
             return Lookup(reason=f"{spec.table} has no column '{col}'")
-        sel = rows[rows[col].map(lambda c: _same(c, wanted))]
+        sel = rows[rows[col].map(lambda c, w=wanted: _same(c, w))]
         if sel.empty:
             present = ", ".join(dict.fromkeys(str(x) for x in rows[col].dropna()))[:200]
             return Lookup(reason=f"no row with {col}={wanted} in {spec.table} (present: {present or 'none'})")

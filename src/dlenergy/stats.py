@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -94,7 +94,7 @@ class StatsConfig:
     batch_input: dict = field(default_factory=lambda: {"architecture": "inception_v3"})
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "StatsConfig":
+    def from_dict(cls, d: dict | None) -> StatsConfig:
         d = dict(d or {})
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(d) - known

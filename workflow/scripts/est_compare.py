@@ -53,7 +53,7 @@ if reason is None:
     if epochs_reason is None:
         methods["carbontracker"] = CarbontrackerEstimator(epochs=ep)
     y = test["energy_j"].to_numpy()
-    for name, est in methods.items():
+    for est in methods.values():
         if not hasattr(est, "model_"):
             est.fit(test, y)
     table, preds = compare(methods, test, y)

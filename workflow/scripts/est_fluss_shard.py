@@ -15,7 +15,7 @@ from dlenergy.io import LABEL_COLUMN, dataset_label, write_parquet
 log = setup(snakemake)
 t0 = time.perf_counter()
 label = dataset_label(snakemake.params.dataset)
-strip = lambda df: df.drop(columns=[LABEL_COLUMN], errors="ignore")  # noqa: E731
+strip = lambda df: df.drop(columns=[LABEL_COLUMN], errors="ignore")
 runs = strip(pd.read_parquet(snakemake.input.runs))
 epochs = strip(pd.read_parquet(snakemake.input.epochs))
 if "has_epoch_markers" in runs:

@@ -93,7 +93,7 @@ ctx.table("table9_epoch_energy_regressors_cv", t9)
 common = [f"{kw['cv']}-fold cross-validation (shuffled, seed {ctx.seed}) on the training split "
           f"({len(train)} runs); RandomizedSearchCV with {kw['n_iter']} draws per model (estimators.offline.n_iter); "
           "each model is Pipeline(StandardScaler, model) with a standardized target.",
-          f"Inputs: GPU model (-> CUDA cores, memory, TDP from dlenergy/data/gpu_specs.csv), total RAM, GFLOPs, "
+          "Inputs: GPU model (-> CUDA cores, memory, TDP from dlenergy/data/gpu_specs.csv), total RAM, GFLOPs, "
           "training and validation size, batch size, input size.",
           f"selected: best cross-validated {kw['select_by']} (saved to {models_dir}/)."]
 ctx.markdown("table8_power_regressors_cv", "Table 8. Power regression models, 5-fold cross-validation",

@@ -122,7 +122,8 @@ def project_online(gpu_log: str | Path, epochs_file: str | Path, planned_epochs:
                    train_start: str | None = None) -> dict:
     """Projected total energy of a training still running, from what its logs hold so far."""
     from ..energy import run_energy
-    from ..fluss import FlussParams, stabilizing_epoch as fluss_epoch
+    from ..fluss import FlussParams
+    from ..fluss import stabilizing_epoch as fluss_epoch
     from ..parsing import read_cpu_log, read_epochs, read_gpu_log
 
     gpu, _ = read_gpu_log(gpu_log)

@@ -93,7 +93,16 @@ import numpy as np
 import pandas as pd
 
 from ..layout import CPU_FILE, GPU_FILE, RUNS_DIR, RUNS_REQUIRED, LayoutError
-from ._common import AUTHORS_COLUMNS, atomic_dir, ledger_row, link_or_copy, walk_dirs, write_info, write_ledger, write_runs_csv
+from ._common import (
+    AUTHORS_COLUMNS,
+    atomic_dir,
+    ledger_row,
+    link_or_copy,
+    walk_dirs,
+    write_info,
+    write_ledger,
+    write_runs_csv,
+)
 
 ZENODO_DOI = "10.5281/zenodo.7828518"
 ZENODO_RECORD = "https://zenodo.org/records/7828518"
@@ -257,7 +266,7 @@ def build_runs(raw_dir: str | Path) -> tuple[pd.DataFrame, dict[str, tuple[Path,
             row["log_stamp"] = s
             rows.append(row)
             files[run_id] = (gpu[s], cpu.get(s))
-        for r, rec in sorted(by_run.items()):
+        for r in sorted(by_run):
             ledger.append(ledger_row(
                 f"{env}-{arch}-run{r:03d}",
                 f"{lay.metadata}: metadata row ({env_folder}, {arch}, run {r}) has no logs "

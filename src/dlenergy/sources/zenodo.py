@@ -43,7 +43,16 @@ import numpy as np
 import pandas as pd
 
 from ..layout import CPU_FILE, EPOCHS_FILE, GPU_FILE, RUNS_DIR, RUNS_REQUIRED, LayoutError
-from ._common import AUTHORS_COLUMNS, atomic_dir, ledger_row, link_or_copy, walk_dirs, write_info, write_ledger, write_runs_csv
+from ._common import (
+    AUTHORS_COLUMNS,
+    atomic_dir,
+    ledger_row,
+    link_or_copy,
+    walk_dirs,
+    write_info,
+    write_ledger,
+    write_runs_csv,
+)
 from .seaa2023 import _gpu_name
 
 ZENODO_DOI = "10.5281/zenodo.11505891"
