@@ -18,6 +18,7 @@ MODELS=("$@")
 PY=${PYTHON:-python3}
 EPOCHS=${EPOCHS:-22} BS=${BATCH_SIZE:-128} IMG=${IMAGE_SIZE:-96} NTR=${TRAIN_SIZE:-6144} NVA=${VAL_SIZE:-2048}
 HERE=$(cd "$(dirname "$0")" && pwd)
+export COLUMNS=${COLUMNS:-160}  # rich tables in logs: whole run ids
 TRAIN="$HERE/train_torchvision.py"
 for m in "${MODELS[@]}"; do
   gflops=$("$PY" "$TRAIN" --model "$m" --image-size "$IMG" --print-gflops)
