@@ -40,7 +40,7 @@ def test_mark_epoch_outside_measure_warns_once_and_does_nothing(monkeypatch, tmp
 
 
 def test_package_exports_mark_epoch_lazily():
-    assert dlenergy.mark_epoch is mark_epoch
+    assert dlenergy.mark_epoch is mark_epoch and dlenergy.mark_train_start is markers.mark_train_start
     code = ("import sys, dlenergy; assert 'dlenergy.markers' not in sys.modules; dlenergy.mark_epoch; "
             "import dlenergy.markers as m; print(sorted(x for x in ('pandas','numpy','keras','tensorflow','torch',"
             "'lightning','pytorch_lightning') if x in sys.modules))")
@@ -180,6 +180,32 @@ def test_run_epoch_energies_from_the_logs(tmp_path):
     assert en == pytest.approx([200.0, 200.0, 200.0])
 
 
+def test_mark_train_start_once_per_run_and_the_energies_start_there(tmp_path, monkeypatch):
+    rd = make_run(tmp_path)  # 200 W from T0 on
+    first = T0 + timedelta(seconds=2)
+    assert markers.mark_train_start(run_dir=rd, when=first) == first
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        assert markers.mark_train_start(run_dir=rd, when=T0 + timedelta(seconds=5)) is None
+    assert any("already records" in str(x.message) for x in w)
+    assert markers.read_train_start(rd) == first
+    for e in range(2):
+        mark_epoch(e, run_dir=rd, end_time=T0 + timedelta(seconds=3 + e))
+    # epoch 0 runs from the marked start (2 s) to 3 s, not from the environment's command start (0 s)
+    monkeypatch.setenv("DLENERGY_TRAIN_START", T0.isoformat(sep=" "))
+    ep, en = run_epoch_energies(rd)
+    assert en == pytest.approx([200.0, 200.0])
+
+
+def test_mark_train_start_outside_measure_does_nothing(monkeypatch, tmp_path):
+    monkeypatch.delenv("DLENERGY_RUN_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    markers._warned.discard("no-run-dir-start")
+    with pytest.warns(RuntimeWarning, match="train start not recorded"):
+        assert markers.mark_train_start() is None
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_budget_reads_the_run_folder(tmp_path, monkeypatch, caplog):
     rd = make_run(tmp_path)
     monkeypatch.setenv("DLENERGY_RUN_DIR", str(rd))
@@ -317,10 +343,13 @@ def test_lightning_marker_with_a_fake_lightning(tmp_path, monkeypatch, fresh_laz
 
 
 def _epoch_clock(monkeypatch):
-    """Epoch end times on the fake GPU log's clock (T0 + epoch + 1 s) instead of the wall clock."""
+    """Train start (T0) and epoch end times (T0 + epoch + 1 s) on the fake GPU log's clock instead of
+    the wall clock."""
     real = markers.mark_epoch
     monkeypatch.setattr(markers, "mark_epoch",
                         lambda epoch=None, **kw: real(epoch, end_time=T0 + timedelta(seconds=epoch + 1), **kw))
+    real_start = markers.mark_train_start
+    monkeypatch.setattr(markers, "mark_train_start", lambda **kw: real_start(**{**kw, "when": T0}))
 
 
 def test_real_keras_callback_marks_and_stops_training(tmp_path, monkeypatch, fresh_lazy_classes):
@@ -336,6 +365,7 @@ def test_real_keras_callback_marks_and_stops_training(tmp_path, monkeypatch, fre
     hist = model.fit(np.zeros((8, 1)), np.zeros((8, 1)), epochs=100, verbose=0, callbacks=[cb])
     # Keras's own `epochs` is the plan: 100 x 200 J = 20 kJ > 10 kJ once 10 + 5 epochs are done
     assert len(hist.history["loss"]) == 15 and "exceeds the budget of 10 kJ" in cb.stop_reason
+    assert markers.read_train_start(rd) == T0  # on_train_begin
     df = read_epochs(rd / "epochs.csv")
     assert df["epoch"].tolist() == list(range(15)) and "loss" in df.columns
 
@@ -373,6 +403,7 @@ def test_real_lightning_callback_marks_and_stops_training(tmp_path, monkeypatch,
     trainer.fit(Tiny(), data)
     # the trainer's max_epochs is the plan: stops after epoch 14, as with Keras
     assert trainer.current_epoch == 15 and "exceeds the budget of 10 kJ" in cb.stop_reason
+    assert markers.read_train_start(rd) == T0  # on_train_start
     df = read_epochs(rd / "epochs.csv")
     assert df["epoch"].tolist() == list(range(15)) and "train_loss" in df.columns
 

@@ -593,3 +593,31 @@ def test_recorded_counter_and_integrated_power_agree_after_ingest(tmp_path):
     # end (<= 400 W each); the replayed counter steps every 10 ms
     assert abs(row["difference_j"]) <= 2 * row["sampling_period_s"] * 400 + 2 * 0.01 * 400
     assert 0.95 < row["epoch_ratio_median"] < 1.05
+
+
+def test_marked_train_start_replaces_the_command_start(tmp_path, trace):
+    """mark_train_start() after the set-up: runs.csv's train_start is the marked time (the command's
+    start stays in command_start), and ingest's training window starts there."""
+    import pandas as pd
+
+    from dlenergy.ingest import ingest_dataset
+    from dlenergy.layout import read_runs_table
+
+    child = """
+        import time, dlenergy
+        time.sleep(0.6)                 # imports, data loading, model building
+        dlenergy.mark_train_start()
+        for epoch in range(3):
+            time.sleep(0.2)
+            dlenergy.mark_epoch()
+    """
+    ds = tmp_path / "ds"
+    res = subprocess.run(measure_cmd(ds, "marked", child, period=0.05), env=env_with(f"replay:{trace}"),
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    row = read_runs_table(ds / "runs.csv", strict=True).frame.iloc[0]
+    start, command_start = pd.Timestamp(row["train_start"]), pd.Timestamp(row["command_start"])
+    assert 0.55 <= (start - command_start).total_seconds() < 5
+    runs, epochs, _ = ingest_dataset(ds)
+    assert runs.iloc[0]["start_time"] == start
+    assert epochs["start_time"].iloc[0] == start and (epochs["duration_s"] < 0.6).all()

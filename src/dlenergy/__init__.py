@@ -7,8 +7,8 @@ SYNTHETIC_LABEL = "synthetic sample (simulated data, not real measurements)"
 
 
 def __getattr__(name: str):  # lazy exports: importing dlenergy stays light (no pandas, no frameworks)
-    if name == "mark_epoch":
-        from .markers import mark_epoch
+    if name in ("mark_epoch", "mark_train_start"):
+        from . import markers
 
-        return mark_epoch
+        return getattr(markers, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -90,8 +90,11 @@ def footer(fig, source: str, label: str | None, note: str | None = None) -> None
 def save(fig, pdf: str | Path, png: str | Path, *, source: str, label: str | None, note: str | None = None) -> None:
     """Write ``fig`` as PDF and PNG, atomically and deterministically, then close it."""
     footer(fig, source, label, note)
-    _atomic(Path(pdf), lambda tmp: fig.savefig(tmp, format="pdf", metadata={"CreationDate": None}))
-    _atomic(Path(png), lambda tmp: fig.savefig(tmp, format="png", metadata={"Software": None}))
+    # the tight bounding box (which takes the footer in) once for both files, instead of one extra
+    # draw per file with savefig.bbox = "tight"
+    bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
+    _atomic(Path(pdf), lambda tmp: fig.savefig(tmp, format="pdf", bbox_inches=bbox, metadata={"CreationDate": None}))
+    _atomic(Path(png), lambda tmp: fig.savefig(tmp, format="png", bbox_inches=bbox, metadata={"Software": None}))
     plt.close(fig)
 
 

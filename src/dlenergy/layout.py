@@ -49,6 +49,7 @@ RUNS_OPTIONAL: dict[str, str] = {
     "epochs_trained": "float",
     "images_seen": "float",
     "train_start": "datetime",
+    "command_start": "datetime",
 }
 
 #: columns that may be empty in a row without making the row unreadable; an empty

@@ -42,6 +42,8 @@ log = logging.getLogger("dlenergy.markers")
 ENV_RUN_DIR = "DLENERGY_RUN_DIR"
 ENV_TRAIN_START = "DLENERGY_TRAIN_START"
 EPOCHS_FILE = "epochs.csv"  # = dlenergy.layout.EPOCHS_FILE (not imported: layout imports pandas)
+#: written by :func:`mark_train_start` in the run folder; ``measure`` puts it in runs.csv's train_start
+TRAIN_START_FILE = "train_start.txt"
 
 #: the paper finds power stable after epoch 10 in >= 90% of runs (Fig. 9) and a window of 5 enough
 DEFAULT_STABLE_FROM = 10
@@ -148,6 +150,43 @@ def mark_epoch(
     return epoch
 
 
+def mark_train_start(*, run_dir: str | os.PathLike | None = None, when: datetime | None = None) -> datetime | None:
+    """Record that training proper starts now (after imports, data loading and model building).
+
+    Under ``dlenergy measure`` the run's ``train_start`` in ``runs.csv`` is this time instead of the
+    command's start, so the training window, epoch 0 and J/image leave the set-up out, as the paper's
+    ``train_start`` does.  Writes ``train_start.txt`` in the run folder (atomically); the first call
+    of a run counts, later ones are ignored with a warning.  The Keras and Lightning callbacks call it
+    when training begins.  Outside ``measure`` and without ``run_dir`` it warns once and does nothing.
+    Returns the time recorded, or ``None``.
+    """
+    d = current_run_dir(run_dir)
+    if d is None:
+        _warn_once("no-run-dir-start", f"dlenergy.mark_train_start: not running under `dlenergy measure` "
+                   f"({ENV_RUN_DIR} unset) and no run_dir= given; train start not recorded")
+        return None
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / TRAIN_START_FILE
+    if path.exists():
+        _warn_once(f"start:{path}", f"dlenergy.mark_train_start: {path} already records the train start; "
+                   "later calls are ignored")
+        return None
+    now = when if when is not None else datetime.now()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(now.isoformat(sep=" ") + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return now
+
+
+def read_train_start(run_dir: str | os.PathLike) -> datetime | None:
+    """The time :func:`mark_train_start` recorded in ``run_dir`` (``None``: none, or unreadable)."""
+    path = Path(run_dir) / TRAIN_START_FILE
+    try:
+        return datetime.fromisoformat(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+
+
 # --------------------------------------------------------------------------------------------
 # online projection (paper eq. 2)
 # --------------------------------------------------------------------------------------------
@@ -204,7 +243,8 @@ def run_epoch_energies(run_dir: str | os.PathLike, train_start=None, *, include_
 
     Reads ``gpu.csv`` (required), ``cpu.csv`` (optional, RAM energy) and ``epochs.csv`` with the
     layout-v1 parsers and splits the energy with :func:`dlenergy.energy.run_energy`.
-    ``train_start`` defaults to ``$DLENERGY_TRAIN_START`` (set by ``measure``).
+    ``train_start`` defaults to the run's :func:`mark_train_start` time, else ``$DLENERGY_TRAIN_START``
+    (the command's start, set by ``measure``).
     """
     import numpy as np
     import pandas as pd
@@ -228,7 +268,7 @@ def run_epoch_energies(run_dir: str | os.PathLike, train_start=None, *, include_
         except ValueError:
             cpu = None
     if train_start is None:
-        train_start = os.environ.get(ENV_TRAIN_START) or None
+        train_start = read_train_start(d) or os.environ.get(ENV_TRAIN_START) or None
     ts = pd.Timestamp(train_start) if train_start is not None else None
     res = run_energy(gpu, cpu, epochs[["epoch", "end_time"]], ts)
     col = "energy_j" if include_ram else "gpu_energy_j"
@@ -457,6 +497,9 @@ def _make_keras_marker():
             self._setup(budget_kj, min_gain_per_kj, monitor, mode, planned_epochs, stable_from, window, run_dir,
                         log_metrics)
 
+        def on_train_begin(self, logs=None):
+            mark_train_start(run_dir=self.run_dir)
+
         def on_epoch_end(self, epoch, logs=None):
             params = getattr(self, "params", None) or {}
             if self._epoch_end(int(epoch), dict(logs or {}), params.get("epochs")):
@@ -489,6 +532,10 @@ def _make_lightning_marker():
             base.__init__(self)
             self._setup(budget_kj, min_gain_per_kj, monitor, mode, planned_epochs, stable_from, window, run_dir,
                         log_metrics)
+
+        def on_train_start(self, trainer, pl_module):
+            if getattr(trainer, "is_global_zero", True):
+                mark_train_start(run_dir=self.run_dir)
 
         def on_train_epoch_end(self, trainer, pl_module):
             if getattr(trainer, "sanity_checking", False):

@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .markers import ENV_RUN_DIR, ENV_TRAIN_START
+from .markers import ENV_RUN_DIR, ENV_TRAIN_START, TRAIN_START_FILE, read_train_start
 
 # Names of layout v1, as in dlenergy.layout (a test checks they agree).  Not imported from there:
 # layout imports pandas, and the recorder should start fast and stay small next to a training job.
@@ -1105,6 +1105,16 @@ def measure(
     row["run_id"] = run_id
     row["return_code"] = rc
     row["train_start"] = train_start.isoformat(sep=" ")
+    row["command_start"] = train_start.isoformat(sep=" ")
+    marked = read_train_start(rdir)
+    if marked is not None:
+        if train_start <= marked <= datetime.now():
+            row["train_start"] = marked.isoformat(sep=" ")
+        else:
+            log.warning("%s: train start %s is outside the command's run; runs.csv keeps the command's start",
+                        rdir / TRAIN_START_FILE, marked)
+    elif (rdir / TRAIN_START_FILE).exists():
+        log.warning("%s is not a timestamp; runs.csv keeps the command's start", rdir / TRAIN_START_FILE)
     epochs_path = rdir / EPOCHS_FILE
     if epochs_path.is_file():
         n = sum(1 for line in epochs_path.read_text(encoding="utf-8").splitlines()[1:] if line.strip())
