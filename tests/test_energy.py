@@ -110,16 +110,35 @@ def test_counter_reset_or_missing_gives_nan_not_a_wrong_number():
 def test_counter_check_table():
     from dlenergy.energy import counter_check
 
-    runs = pd.DataFrame({"run_id": ["b", "a", "c"], "gpu_model": "X", "return_code": 0, "duration_s": 100.0,
-                         "sampling_period_s": 1.0, "n_gpu_samples": 100, "epochs_measured": 2,
-                         "gpu_energy_j": [990.0, 1020.0, 500.0], "gpu_counter_energy_j": [1000.0, 1000.0, np.nan]})
-    epochs = pd.DataFrame({"run_id": ["a", "a", "b", "b"], "epoch": [0, 1, 0, 1],
-                           "gpu_energy_j": [510.0, 510.0, 480.0, 510.0],
-                           "gpu_counter_energy_j": [500.0, 500.0, 500.0, 500.0]})
-    t = counter_check(runs, epochs)
-    assert t["run_id"].tolist() == ["a", "b"]  # c has no counter
-    assert t["difference_j"].tolist() == [20.0, -10.0]
-    assert t["difference_pct"].tolist() == pytest.approx([2.0, -1.0])
-    assert t["epoch_ratio_min"].tolist() == pytest.approx([1.02, 0.96])
-    assert t["epoch_ratio_max"].tolist() == pytest.approx([1.02, 1.02])
+    runs = pd.DataFrame({"run_id": ["b", "a", "c", "d"], "gpu_model": "X", "return_code": 0, "duration_s": 100.0,
+                         "sampling_period_s": 1.0, "epochs_measured": 2,
+                         "gpu_energy_j": [990.0, 1020.0, 500.0, 700.0],
+                         "gpu_counter_energy_j": [1000.0, 1000.0, np.nan, np.nan]})
+    epochs = pd.DataFrame({"run_id": ["a", "a", "b", "b", "d", "d"], "epoch": [0, 1, 0, 1, 0, 1],
+                           "gpu_energy_j": [510.0, 510.0, 480.0, 510.0, 300.0, 400.0],
+                           "gpu_counter_energy_j": [500.0, 500.0, 500.0, 500.0, np.nan, 380.0]})
+    t = counter_check(runs, epochs).set_index("run_id")
+    assert t.index.tolist() == ["a", "b", "d"]  # c has no counter at all
+    # a, b: the counter is in the GPU log -> the training window
+    assert (t.loc[["a", "b"], "span"] == "training window").all()
+    assert t.loc[["a", "b"], "difference_j"].tolist() == [20.0, -10.0]
+    assert t.loc[["a", "b"], "difference_pct"].tolist() == pytest.approx([2.0, -1.0])
+    assert t.loc[["a", "b"], "epoch_ratio_min"].tolist() == pytest.approx([1.02, 0.96])
+    # d: counter read at epoch ends only -> epoch 1 alone, both sides over it
+    assert t.loc["d", "span"].startswith("epochs") and t.loc["d", "epochs_compared"] == 1
+    assert (t.loc["d", "integrated_energy_j"], t.loc["d", "counter_energy_j"]) == (400.0, 380.0)
     assert counter_check(runs.assign(gpu_counter_energy_j=np.nan)).empty
+
+
+def test_h100_counter_logged_at_epoch_ends_agrees_with_integrated_power(h100_dir):
+    """The real H100 run logged NVML's energy counter at each epoch end (epochs.csv nvml_energy_mJ)."""
+    from dlenergy.energy import counter_check
+
+    runs, epochs, _ = ingest_dataset(h100_dir)
+    ep = epochs.set_index(["run_id", "epoch"])["gpu_counter_energy_j"]
+    done = "h100-resnet50-20261122T120733"
+    assert np.isnan(ep.loc[(done, 0)]) and ep.loc[done].iloc[1:].notna().all()
+    t = counter_check(runs, epochs)
+    assert t["run_id"].tolist() == [done] and t.iloc[0]["epochs_compared"] == 21
+    assert abs(t.iloc[0]["difference_pct"]) < 1.0
+    assert t.iloc[0]["epoch_ratio_median"] == pytest.approx(1.0, abs=0.02)

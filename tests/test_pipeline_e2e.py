@@ -96,6 +96,25 @@ def test_nothing_to_do_after_a_run(tiny_run):
     assert "Nothing to be done" in (proc.stdout + proc.stderr)
 
 
+def test_results_follow_a_change_of_the_library(tiny_run, tmp_path):
+    """The rules call dlenergy: a changed library module re-runs them, not only a changed rule script."""
+    import dlenergy
+
+    lib = tmp_path / "lib"
+    shutil.copytree(Path(dlenergy.__file__).parent, lib / "dlenergy", ignore=shutil.ignore_patterns("__pycache__"))
+    with open(lib / "dlenergy" / "energy.py", "a") as fh:
+        fh.write("\n# a change\n")
+    env = dict(os.environ, PYTHONPATH=str(lib))
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--config", "source=tiny", "-n"],
+                          cwd=tiny_run, env=env, capture_output=True, text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert str(lib) in subprocess.run([sys.executable, "-c", "import dlenergy; print(dlenergy.__file__)"], env=env,
+                                      capture_output=True, text=True).stdout
+    assert "Nothing to be done" not in out and "ingest_shard" in out and "stats_rq1" in out
+    assert "simulate" not in out.split("Job stats:")[-1].split("Reasons:")[0]  # the dataset stays
+
+
 def test_failed_rule_leaves_no_partial_output(tmp_path):
     wd = _workdir(tmp_path)
     bad = tmp_path / "bad"
@@ -167,6 +186,7 @@ def test_recorded_runs_through_the_whole_pipeline_as_a_local_source(tmp_path):
     assert sorted(runs["run_id"]) == ["run-0", "run-1", "run-2"] and (runs["epochs_measured"] == 4).all()
     check = pd.read_csv(res / "tables" / "energy_check.csv")
     assert sorted(check["run_id"]) == ["run-0", "run-1", "run-2"]
+    assert (check["span"] == "training window").all()
     assert (check["difference_j"].abs() <= 2 * check["sampling_period_s"] * 400 + 2 * 0.01 * 400).all()
     # three runs support no statistics: the analyses say why instead of failing
     an = pd.read_csv(res / "clean" / "analyses.csv").set_index("analysis")

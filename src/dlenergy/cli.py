@@ -67,7 +67,7 @@ def ingest(
         for col in ("run", "integrated kJ", "counter kJ", "diff", "epoch ratio"):
             t.add_column(col, justify="left" if col == "run" else "right", no_wrap=col == "run")
         for r in check.itertuples():
-            t.add_row(r.run_id, f"{r.gpu_energy_j / 1e3:.3f}", f"{r.gpu_counter_energy_j / 1e3:.3f}",
+            t.add_row(r.run_id, f"{r.integrated_energy_j / 1e3:.3f}", f"{r.counter_energy_j / 1e3:.3f}",
                       f"{r.difference_pct:+.2f} %", f"{r.epoch_ratio_median:.3f}".replace("nan", ""))
         console.print(t)
 

@@ -14,7 +14,11 @@ Where the GPU log carries the board's own cumulative energy counter (NVML's
 ``nvmlDeviceGetTotalEnergyConsumption``, written by ``dlenergy measure`` as
 ``total_energy_consumption [mJ]``), the same window and epochs are also read off the counter
 (``gpu_counter_energy_j``): the counter interpolated linearly at the window's and epochs' bounds.
-It is an independent check of the integrated power, not an input of any analysis.
+Training code may instead log the counter at each epoch end (an ``epochs.csv`` column named in
+:data:`EPOCH_COUNTER_COLUMNS`, as the H100 fixture's ``nvml_energy_mJ``): then epochs 1..N-1 get a
+counter energy (the difference of consecutive readings; epoch 0 has no reading at its start) and the
+run-level value stays NaN.  Either way it is an independent check of the integrated power, not an
+input of any analysis (:func:`counter_check`).
 """
 
 from __future__ import annotations
@@ -85,6 +89,22 @@ def _counter_energy(t: np.ndarray, counter_mj: np.ndarray, start: float, bounds:
     return float(at[-1] - at[0]), np.diff(at)
 
 
+#: epochs.csv columns (case-insensitive) that hold the board's energy counter (mJ) read at each epoch end
+EPOCH_COUNTER_COLUMNS = ("nvml_energy_mj", "energy_counter_mj", "total_energy_consumption_mj")
+
+
+def _epoch_counter_energy(epochs: pd.DataFrame) -> np.ndarray | None:
+    """Per-epoch energy (J) from counter readings logged at the epoch ends (NaN for epoch 0)."""
+    cols = {c.lower(): c for c in epochs.columns}
+    name = next((cols[c] for c in EPOCH_COUNTER_COLUMNS if c in cols), None)
+    if name is None:
+        return None
+    c = pd.to_numeric(epochs[name], errors="coerce").to_numpy(dtype="float64")
+    seg = np.concatenate([[np.nan], np.diff(c)]) / 1e3
+    seg[seg < 0] = np.nan  # a counter reset
+    return seg
+
+
 @dataclass
 class RunEnergy:
     metrics: dict
@@ -121,6 +141,10 @@ def run_energy(
     counter_e, counter_seg = np.nan, np.full(len(bounds), np.nan)
     if "energy_counter_mj" in gpu:
         counter_e, counter_seg = _counter_energy(gt, gpu["energy_counter_mj"].to_numpy(dtype="float64"), start, bounds)
+    elif len(ends):
+        seg = _epoch_counter_energy(epochs)
+        if seg is not None:
+            counter_seg = seg
     in_win = (gt >= start) & (gt <= end)
     n_win = int(in_win.sum())
     dt = np.diff(gt[in_win])
@@ -201,12 +225,12 @@ COUNTER_CHECK_COLUMNS = [
     "run_id",
     "gpu_model",
     "return_code",
+    "span",
     "duration_s",
     "sampling_period_s",
-    "n_gpu_samples",
-    "epochs_measured",
-    "gpu_energy_j",
-    "gpu_counter_energy_j",
+    "epochs_compared",
+    "integrated_energy_j",
+    "counter_energy_j",
     "difference_j",
     "difference_pct",
     "epoch_ratio_median",
@@ -216,22 +240,41 @@ COUNTER_CHECK_COLUMNS = [
 
 
 def counter_check(runs: pd.DataFrame, epochs: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Integrated GPU energy against the board's energy counter, one row per run that has both.
+    """Integrated GPU energy against the board's energy counter, one row per run that has a counter.
 
-    ``difference_pct`` is ``100 (integrated - counter) / counter``; ``epoch_ratio_*`` summarise the
-    per-epoch ratios integrated / counter (epochs with a positive counter energy only).  Runs whose
-    logs carry no counter are not in the table (empty table: no run has one).
+    ``span`` says over what the two are compared: the training window (counter in the GPU log), or
+    the epochs with a counter energy (counter logged at epoch ends, :data:`EPOCH_COUNTER_COLUMNS`),
+    where both sides are summed over those epochs.  ``difference_pct`` is
+    ``100 (integrated - counter) / counter``; ``epoch_ratio_*`` summarise the per-epoch ratios
+    integrated / counter (epochs with a positive counter energy).  Runs without a counter are not in
+    the table (empty table: no run has one).
     """
-    need = runs["gpu_counter_energy_j"].notna() & runs["gpu_energy_j"].notna() if "gpu_counter_energy_j" in runs else None
-    if need is None or not need.any():
+    base = runs.reindex(columns=["run_id", "gpu_model", "return_code", "duration_s", "sampling_period_s",
+                                 "gpu_energy_j", "gpu_counter_energy_j", "epochs_measured"])
+    have_ep = epochs is not None and len(epochs) and "gpu_counter_energy_j" in epochs
+    e = epochs[epochs["gpu_counter_energy_j"] > 0] if have_ep else pd.DataFrame(columns=["run_id"])
+    window = base["gpu_counter_energy_j"].notna() & base["gpu_energy_j"].notna()
+    per_epoch = ~window & base["run_id"].isin(e["run_id"])
+    if not (window | per_epoch).any():
         return pd.DataFrame(columns=COUNTER_CHECK_COLUMNS)
-    t = runs.loc[need].reindex(columns=COUNTER_CHECK_COLUMNS).copy()
-    t["difference_j"] = t["gpu_energy_j"] - t["gpu_counter_energy_j"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t["difference_pct"] = 100.0 * t["difference_j"] / t["gpu_counter_energy_j"]
-    if epochs is not None and len(epochs) and "gpu_counter_energy_j" in epochs:
-        e = epochs[epochs["run_id"].isin(t["run_id"]) & (epochs["gpu_counter_energy_j"] > 0)]
+    t = base.loc[window | per_epoch].copy()
+    t["span"] = np.where(window[t.index], "training window", "epochs with a counter reading at both ends")
+    t["integrated_energy_j"] = t["gpu_energy_j"]
+    t["counter_energy_j"] = t["gpu_counter_energy_j"]
+    t["epochs_compared"] = t["epochs_measured"]
+    if len(e):
+        g = e.groupby("run_id")
+        sums = g[["gpu_energy_j", "gpu_counter_energy_j"]].sum()
+        ep_rows = per_epoch[t.index].to_numpy()
+        if ep_rows.any():
+            ids = t.loc[ep_rows, "run_id"]
+            t.loc[ep_rows, "integrated_energy_j"] = ids.map(sums["gpu_energy_j"]).to_numpy()
+            t.loc[ep_rows, "counter_energy_j"] = ids.map(sums["gpu_counter_energy_j"]).to_numpy()
+            t.loc[ep_rows, "epochs_compared"] = ids.map(g.size()).to_numpy()
         ratio = (e["gpu_energy_j"] / e["gpu_counter_energy_j"]).groupby(e["run_id"]).agg(["median", "min", "max"])
         for k in ("median", "min", "max"):
             t[f"epoch_ratio_{k}"] = t["run_id"].map(ratio[k])
-    return t.sort_values("run_id", kind="stable").reset_index(drop=True)
+    t["difference_j"] = t["integrated_energy_j"] - t["counter_energy_j"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t["difference_pct"] = 100.0 * t["difference_j"] / t["counter_energy_j"]
+    return t.reindex(columns=COUNTER_CHECK_COLUMNS).sort_values("run_id", kind="stable").reset_index(drop=True)

@@ -29,6 +29,7 @@ rule clean:
             labels={"table": "analyses"},
         ),
     params:
+        library=LIBRARY,
         cleaning=config.get("cleaning", {}),
         seed=config["seed"],
     resources:

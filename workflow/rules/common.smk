@@ -50,6 +50,27 @@ def code_digest(module: str) -> str:
     return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()[:16]
 
 
+def library_digest() -> str:
+    """sha256 (first 16 hex) of the dlenergy package's sources and data files.
+
+    Every analysis rule carries it as a param (``library=LIBRARY``; params are a rerun trigger), so
+    results follow changes of the library the rule scripts call, not only of the scripts themselves.
+    """
+    import hashlib
+
+    import dlenergy
+
+    root = Path(dlenergy.__file__).parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.suffix in (".py", ".csv", ".yaml") and "__pycache__" not in p.parts:
+            h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+LIBRARY = library_digest()
+
+
 def dataset_stamp():
     """A small file that changes only when a rule (re)makes the whole dataset (simulate, adapters).
 

@@ -42,6 +42,7 @@ rule est_fluss_shard:
     output:
         f"{EST_WORK}/fluss/{{shard}}.parquet",
     params:
+        library=LIBRARY,
         dataset=canonical_dir(),
         fluss=EST_CFG.get("fluss", {}),
         n_shards=N_SHARDS,
@@ -65,6 +66,7 @@ rule est_stabilizing:
     output:
         **EST_RULES["est_stabilizing"],
     params:
+        library=LIBRARY,
         estimators=EST_CFG,
         seed=config["seed"],
         source=SOURCE,
@@ -85,6 +87,7 @@ rule est_epoch_stability:
     output:
         **EST_RULES["est_epoch_stability"],
     params:
+        library=LIBRARY,
         estimators=EST_CFG,
         seed=config["seed"],
         source=SOURCE,
@@ -105,6 +108,7 @@ rule est_split:
     output:
         f"{EST_WORK}/split.csv",
     params:
+        library=LIBRARY,
         estimators=EST_CFG,
         seed=config["seed"],
         source=SOURCE,
@@ -127,6 +131,7 @@ rule est_online_sweep:
     output:
         **EST_RULES["est_online_sweep"],
     params:
+        library=LIBRARY,
         estimators=EST_CFG,
         seed=config["seed"],
         source=SOURCE,
@@ -149,6 +154,7 @@ rule est_offline:
     output:
         **EST_RULES["est_offline"],
     params:
+        library=LIBRARY,
         estimators=EST_CFG,
         seed=config["seed"],
         source=SOURCE,
@@ -177,6 +183,7 @@ rule est_compare:
     output:
         **EST_RULES["est_compare"],
     params:
+        library=LIBRARY,
         estimators=EST_CFG,
         seed=config["seed"],
         source=SOURCE,

@@ -10,6 +10,7 @@ rule ingest_shard:
         epochs=f"{RESULTS}/shards/{{shard}}/epochs.parquet",
         ledger=f"{RESULTS}/shards/{{shard}}/ledger.csv",
     params:
+        library=LIBRARY,
         dataset=canonical_dir(),
         digest=shard_digest,
         n_shards=N_SHARDS,
@@ -36,6 +37,8 @@ rule aggregate:
         runs=f"{RESULTS}/runs.parquet",
         epochs=f"{RESULTS}/epochs.parquet",
         ledger=f"{RESULTS}/ingest_ledger.csv",
+    params:
+        library=LIBRARY,
     resources:
         mem_mb=2000,
     log:
@@ -59,6 +62,7 @@ rule energy_check:
     output:
         **ENERGY_CHECK,
     params:
+        library=LIBRARY,
         source=SOURCE,
     resources:
         mem_mb=1000,

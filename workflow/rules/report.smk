@@ -43,6 +43,7 @@ rule latex_tables:
     output:
         list(LATEX_OUT.values()),
     params:
+        library=LIBRARY,
         names=list(LATEX_SOURCES),
         captions={name: latex_caption("clean_summary" if name == "clean_summary" else name) for name in LATEX_SOURCES},
         source=SOURCE,
@@ -70,6 +71,7 @@ rule scorecard:
         ),
         md=f"{RESULTS}/scorecard.md",
     params:
+        library=LIBRARY,
         produced=[p[len(RESULTS) + 1 :] for p in REPORT_TABLES] + ["clean/summary.csv"],
         tolerances=REPORT_CFG.get("tolerances", {}),
         targets=REPORT_CFG.get("targets"),

@@ -49,6 +49,7 @@ rule stats_rq1:
     output:
         **STATS_RULES["stats_rq1"],
     params:
+        library=LIBRARY,
         stats=STATS_CFG,
         source=SOURCE,
     resources:
@@ -68,6 +69,7 @@ rule stats_rq2:
     output:
         **STATS_RULES["stats_rq2"],
     params:
+        library=LIBRARY,
         stats=STATS_CFG,
         source=SOURCE,
     resources:
@@ -87,6 +89,7 @@ rule stats_tradeoff:
     output:
         **STATS_RULES["stats_tradeoff"],
     params:
+        library=LIBRARY,
         stats=STATS_CFG,
         source=SOURCE,
     resources:
@@ -106,6 +109,7 @@ rule stats_ram:
     output:
         **STATS_RULES["stats_ram"],
     params:
+        library=LIBRARY,
         stats=STATS_CFG,
         source=SOURCE,
     resources:
@@ -125,6 +129,7 @@ rule stats_batch_input:
     output:
         **STATS_RULES["stats_batch_input"],
     params:
+        library=LIBRARY,
         stats=STATS_CFG,
         source=SOURCE,
     resources:

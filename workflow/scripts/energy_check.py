@@ -20,14 +20,19 @@ strip = lambda df: df.drop(columns=[LABEL_COLUMN], errors="ignore")
 runs = strip(pd.read_parquet(snakemake.input.runs))
 epochs = strip(pd.read_parquet(snakemake.input.epochs))
 table = counter_check(runs, epochs)
-notes = ["gpu_energy_j: trapezoidal integral of power.draw over the training window (the energy every analysis uses).",
-         "gpu_counter_energy_j: the board's cumulative energy counter (NVML total energy, `total_energy_consumption "
-         "[mJ]` in gpu.csv) interpolated at the same window's bounds; difference_pct = 100 (integrated - counter) / counter.",
+notes = ["integrated_energy_j: trapezoidal integral of power.draw (the energy every analysis uses); counter_energy_j: "
+         "the board's cumulative energy counter (NVML total energy) over the same span; "
+         "difference_pct = 100 (integrated - counter) / counter.",
+         "span 'training window': the counter is in gpu.csv (`total_energy_consumption [mJ]`, as `dlenergy measure` "
+         "writes it) and is read at the window's bounds; span 'epochs with a counter reading at both ends': the "
+         "training code logged the counter at each epoch end (epochs.csv, e.g. `nvml_energy_mJ`), so epochs 1..N-1 "
+         "are compared, both sides summed over them.",
          "epoch_ratio_*: per-epoch integrated / counter energy (median, min, max over the run's epochs).",
          "All ingested runs, before cleaning (failed runs included; see return_code)."]
 if table.empty:
-    reason = (f"none of the {len(runs)} ingested runs of source '{source}' has a GPU log with the board's energy "
-              "counter (`total_energy_consumption [mJ]`, written by `dlenergy measure` through NVML on Volta and newer GPUs)")
+    reason = (f"none of the {len(runs)} ingested runs of source '{source}' has the board's energy counter, in its GPU "
+              "log (`total_energy_consumption [mJ]`, written by `dlenergy measure` through NVML on Volta and newer "
+              "GPUs) or read at its epoch ends (epochs.csv column nvml_energy_mJ)")
     table = skipped("energy_check", reason, ["analysis", "status", "note", *COUNTER_CHECK_COLUMNS])
     log.info("skipped: %s", reason)
 else:
