@@ -428,10 +428,13 @@ class EnergyBudget:
 
 
 class _MarkerLogic:
-    """What both callbacks do at the end of an epoch (framework-independent)."""
+    """What both callbacks do (framework-independent); first base of each callback class, so its
+    ``__init__`` takes the callbacks' arguments and then initializes the framework's base class."""
 
-    def _setup(self, budget_kj, min_gain_per_kj, monitor, mode, planned_epochs, stable_from, window, run_dir,
-               log_metrics):
+    def __init__(self, budget_kj=None, *, min_gain_per_kj=None, monitor="val_loss", mode="auto",
+                 planned_epochs=None, stable_from=DEFAULT_STABLE_FROM, window=DEFAULT_WINDOW, run_dir=None,
+                 log_metrics=True):
+        super().__init__()
         self.run_dir = run_dir
         self.monitor = monitor
         self.log_metrics = log_metrics
@@ -490,13 +493,6 @@ def _make_keras_marker():
     class KerasEpochMarker(_MarkerLogic, base):  # type: ignore[misc, valid-type]
         __doc__ = "Keras callback: epoch markers and energy-aware early stopping (``model.stop_training``).\n" + _CALLBACK_ARGS
 
-        def __init__(self, budget_kj=None, *, min_gain_per_kj=None, monitor="val_loss", mode="auto",
-                     planned_epochs=None, stable_from=DEFAULT_STABLE_FROM, window=DEFAULT_WINDOW, run_dir=None,
-                     log_metrics=True):
-            base.__init__(self)
-            self._setup(budget_kj, min_gain_per_kj, monitor, mode, planned_epochs, stable_from, window, run_dir,
-                        log_metrics)
-
         def on_train_begin(self, logs=None):
             mark_train_start(run_dir=self.run_dir)
 
@@ -525,13 +521,6 @@ def _make_lightning_marker():
     class LightningEpochMarker(_MarkerLogic, base):  # type: ignore[misc, valid-type]
         __doc__ = ("PyTorch Lightning callback: epoch markers (rank 0) and energy-aware early stopping "
                    "(``trainer.should_stop``, decision shared by all ranks).\n" + _CALLBACK_ARGS)
-
-        def __init__(self, budget_kj=None, *, min_gain_per_kj=None, monitor="val_loss", mode="auto",
-                     planned_epochs=None, stable_from=DEFAULT_STABLE_FROM, window=DEFAULT_WINDOW, run_dir=None,
-                     log_metrics=True):
-            base.__init__(self)
-            self._setup(budget_kj, min_gain_per_kj, monitor, mode, planned_epochs, stable_from, window, run_dir,
-                        log_metrics)
 
         def on_train_start(self, trainer, pl_module):
             if getattr(trainer, "is_global_zero", True):

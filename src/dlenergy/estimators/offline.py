@@ -98,6 +98,17 @@ def offline_features(X: pd.DataFrame, *, errors: str = "raise") -> pd.DataFrame:
     return out[FEATURES]
 
 
+def _predict_complete(regressor, X: pd.DataFrame) -> np.ndarray:
+    """``regressor``'s prediction for the runs whose inputs are all known (an unknown GPU or a missing
+    value: NaN)."""
+    F = offline_features(X, errors="coerce")
+    out = np.full(len(F), np.nan)
+    ok = np.isfinite(F.to_numpy()).all(axis=1)
+    if ok.any():
+        out[ok] = regressor.predict(F[ok])
+    return out
+
+
 def _select(table: pd.DataFrame, by: str) -> str:
     if by not in ("rmse", "mae", "r2"):
         raise ValueError(f"select_by must be rmse, mae or r2, not {by!r}")
@@ -177,12 +188,7 @@ class _OfflineBase(RegressorMixin, BaseEstimator):
     def predict_target(self, X: pd.DataFrame) -> np.ndarray:
         """Average power (W) or average epoch energy (J) of each run."""
         check_is_fitted(self, "regressor_")
-        F = offline_features(X, errors="coerce")
-        out = np.full(len(F), np.nan)
-        ok = np.isfinite(F.to_numpy()).all(axis=1)
-        if ok.any():
-            out[ok] = self.regressor_.predict(F[ok])
-        return out
+        return _predict_complete(self.regressor_, X)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.predict_target(X) * self._scale(X)
@@ -372,11 +378,7 @@ class PersistedOfflineEstimator(RegressorMixin, BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "model_")
-        F = offline_features(X, errors="coerce")
-        out = np.full(len(F), np.nan)
-        ok = np.isfinite(F.to_numpy()).all(axis=1)
-        if ok.any():
-            out[ok] = self.model_.regressor.predict(F[ok])
+        out = _predict_complete(self.model_.regressor, X)
         scale = X["duration_s"].to_numpy(dtype=np.float64) if self.kind == "offline_power" else _n_epochs(X)
         return out * scale
 
