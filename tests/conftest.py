@@ -6,8 +6,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
-SEAA = SHARED / "data" / "seaa2023"
 H100 = SHARED / "data" / "h100-fixture"
+#: the real SEAA 2023 logs that ship with the project (one archive + manifest, data/seaa2023/)
+EMBEDDED = ROOT / "data" / "seaa2023"
 
 
 def need(path: Path):
@@ -17,9 +18,13 @@ def need(path: Path):
     return path
 
 
-@pytest.fixture
-def seaa_dir():
-    return need(SEAA)
+@pytest.fixture(scope="session")
+def seaa_dir(tmp_path_factory):
+    """The real SEAA 2023 raw logs, unpacked from the project's archive and checked against its manifest."""
+    from dlenergy.sources.embedded import ARCHIVE_NAME, MANIFEST_NAME, unpack_embedded
+
+    out = tmp_path_factory.mktemp("seaa2023") / "raw"
+    return unpack_embedded(EMBEDDED / ARCHIVE_NAME, EMBEDDED / MANIFEST_NAME, out)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ def _workdir(tmp: Path) -> Path:
     shutil.copy(ROOT / "Snakefile", wd)
     shutil.copy(ROOT / "config.yaml", wd)
     shutil.copytree(ROOT / "workflow", wd / "workflow")
+    shutil.copytree(ROOT / "profiles", wd / "profiles")
     return wd
 
 
@@ -135,7 +136,7 @@ def test_failed_rule_leaves_no_partial_output(tmp_path):
 
 
 def test_slurm_profile_dry_run(tiny_run):
-    proc = _snakemake(tiny_run, "-n", "--profile", str(tiny_run / "workflow" / "profiles" / "slurm"), check=False)
+    proc = _snakemake(tiny_run, "-n", "--profile", str(tiny_run / "profiles" / "slurm"), check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 

@@ -17,7 +17,6 @@ from dlenergy import figures as F
 from dlenergy import stats as S
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SEAA = SHARED / "data" / "seaa2023"
 
 ARCHS = {"mobilenet_v2": 0.06, "nasnet_mobile": 0.37, "resnet50": 2.5, "xception": 3.0, "vgg16": 10.0}
 ENVS = {"local_normal_user": (60.0, 32), "local_ml_engineer": (240.0, 32), "cloud": (350.0, 16)}
@@ -258,15 +257,13 @@ def test_figures_are_deterministic(tmp_path, runs):
 
 
 @pytest.fixture(scope="module")
-def seaa_runs(tmp_path_factory):
-    if not SEAA.is_dir():
-        pytest.skip(f"{SEAA} is absent: the SEAA 2023 logs are read in place from ../shared (not shipped)")
+def seaa_runs(tmp_path_factory, seaa_dir):
     from dlenergy.cleaning import CleaningConfig, clean
     from dlenergy.ingest import ingest_dataset
     from dlenergy.sources.seaa2023 import convert_seaa2023
 
     out = tmp_path_factory.mktemp("seaa_stats") / "canonical"
-    convert_seaa2023(SEAA, out)
+    convert_seaa2023(seaa_dir, out)
     runs, epochs, ledger = ingest_dataset(out)
     return clean(runs, epochs, ledger, CleaningConfig(seed=42)).runs
 

@@ -25,6 +25,17 @@ def dataset_label(dataset: str | Path) -> str | None:
     return None
 
 
+def dataset_info(dataset: str | Path) -> dict:
+    """The dataset's ``dataset_info.json`` (``{}`` when it has none: a user's own dataset)."""
+    info = Path(dataset) / "dataset_info.json"
+    return json.loads(info.read_text()) if info.is_file() else {}
+
+
+def is_synthetic(dataset: str | Path) -> bool:
+    """True for a simulated dataset (``"synthetic": true`` in its ``dataset_info.json``)."""
+    return bool(dataset_info(dataset).get("synthetic"))
+
+
 def _atomic(path: Path, write) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

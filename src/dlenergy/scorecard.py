@@ -61,6 +61,9 @@ DEFAULT_TOLERANCES: dict[str, dict] = {
 DESCRIPTIVE_PREFIXES = ("table2_models_at_128px.", "environments.", "baselines.")
 
 PASS, FAIL, NA, DESCRIPTIVE = "pass", "fail", "not available", "descriptive"
+#: the verdict of every comparable number of a simulated source: the numbers are shown, but a
+#: reproduction of the paper on simulated data is no evidence either way
+SYNTHETIC = "synthetic: no verdict"
 COLUMNS = ["key", "section", "kind", "paper", "reproduced", "abs_diff", "rel_diff", "tolerance", "verdict",
            "table", "row", "column", "note"]
 
@@ -414,8 +417,12 @@ def _sample_size(rows: pd.DataFrame) -> str:
 
 
 def build_scorecard(results_dir: str | Path, targets_csv: str | Path | None = None, tolerances: dict | None = None,
-                    produced: list[str] | None = None, config: dict | None = None) -> pd.DataFrame:
+                    produced: list[str] | None = None, config: dict | None = None,
+                    synthetic: bool = False) -> pd.DataFrame:
     """One row per key of ``targets_csv`` (see the module docstring).
+
+    ``synthetic``: the source is simulated; every number that would be judged gets the verdict
+    :data:`SYNTHETIC` instead of pass/fail (its value, difference and tolerance are still shown).
 
     ``produced``: the table paths (relative to ``results_dir``) the pipeline declares for this source;
     a mapped table outside it is "not available: the pipeline does not produce it" (None: look at the
@@ -444,13 +451,13 @@ def build_scorecard(results_dir: str | Path, targets_csv: str | Path | None = No
                 j = judge(spec.kind, t.value, found.value, tolerances)
                 note = "; ".join(s for s in (j.note, found.note) if s)
                 row.update(reproduced=found.value, abs_diff=j.abs_diff, rel_diff=j.rel_diff, tolerance=j.tolerance,
-                           verdict=j.verdict, note=note)
+                           verdict=SYNTHETIC if synthetic else j.verdict, note=note)
         rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def counts(card: pd.DataFrame) -> dict[str, int]:
-    return {v: int((card["verdict"] == v).sum()) for v in (PASS, FAIL, NA, DESCRIPTIVE)}
+    return {v: int((card["verdict"] == v).sum()) for v in (PASS, FAIL, SYNTHETIC, NA, DESCRIPTIVE)}
 
 
 def _num(x) -> str:
@@ -472,15 +479,17 @@ def to_markdown(card: pd.DataFrame, source: str, label: str | None = None) -> st
     if label:
         synthetic = "synthetic" in label.lower() or "simulated" in label.lower()
         lines += [f"> **{'SYNTHETIC DATA' if synthetic else 'Data'}:** {label}", ""]
+    judged = (f"{c[SYNTHETIC]} shown without a verdict (synthetic data: no evidence about the paper either way)"
+              if c[SYNTHETIC] else f"{c[PASS]} pass, {c[FAIL]} fail")
     lines += [
-        f"**{c[PASS]} pass, {c[FAIL]} fail, {c[NA]} not available from this source, "
+        f"**{judged}, {c[NA]} not available from this source, "
         f"{c[DESCRIPTIVE]} descriptive** (of {len(card)} numbers in `paper_targets.csv`).",
         "",
         "Reproduced values are read from the pipeline's tables (`table` / `row` / `column`); tolerances by kind "
         "come from config `scorecard.tolerances`. rel = reproduced / paper - 1.",
         "",
     ]
-    verdict_mark = {PASS: "pass", FAIL: "**FAIL**", NA: "n/a", DESCRIPTIVE: "descriptive"}
+    verdict_mark = {PASS: "pass", FAIL: "**FAIL**", NA: "n/a", DESCRIPTIVE: "descriptive", SYNTHETIC: "synthetic: no verdict"}
     body = card[card["verdict"] != DESCRIPTIVE]
     table = pd.DataFrame({
         "key": "`" + body["key"] + "`",

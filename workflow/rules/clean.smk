@@ -6,28 +6,13 @@ rule clean:
         runs=f"{RESULTS}/runs.parquet",
         epochs=f"{RESULTS}/epochs.parquet",
         ledger=f"{RESULTS}/ingest_ledger.csv",
-        dataset=canonical_dir(),
+        dataset=dataset_of,
     output:
         runs=f"{RESULTS}/clean/runs.parquet",
         epochs=f"{RESULTS}/clean/epochs.parquet",
-        excluded=report(
-            f"{RESULTS}/clean/excluded.csv",
-            caption="../report/report_clean_excluded.rst",
-            category="Cleaning",
-            labels={"table": "excluded"},
-        ),
-        summary=report(
-            f"{RESULTS}/clean/summary.csv",
-            caption="../report/report_clean_summary.rst",
-            category="Cleaning",
-            labels={"table": "summary"},
-        ),
-        analyses=report(
-            f"{RESULTS}/clean/analyses.csv",
-            caption="../report/report_clean_analyses.rst",
-            category="Cleaning",
-            labels={"table": "analyses"},
-        ),
+        excluded=registered(f"{RESULTS}/clean/excluded.csv", "../report/report_clean_excluded.rst", "Cleaning", table="excluded"),
+        summary=registered(f"{RESULTS}/clean/summary.csv", "../report/report_clean_summary.rst", "Cleaning", table="summary"),
+        analyses=registered(f"{RESULTS}/clean/analyses.csv", "../report/report_clean_analyses.rst", "Cleaning", table="analyses"),
     params:
         library=LIBRARY,
         cleaning=config.get("cleaning", {}),

@@ -1,44 +1,90 @@
 import functools
+import re
 import sys
+import time
 from pathlib import Path
 
-SOURCE = config["source"]
-if SOURCE not in config["sources"]:
-    raise ValueError(
-        f"config: source '{SOURCE}' is not one of the configured sources: {', '.join(config['sources'])}"
-    )
-SRC = config["sources"][SOURCE]
-LAYOUT = SRC["layout"]
-#: the rule that makes the canonical dataset, for sources not already in layout v1
-DATA_RULE = {"simulated": "simulate", "seaa2023": "adapt_seaa2023", "zenodo": "adapt_zenodo"}.get(LAYOUT)
-N_SHARDS = int(config.get("ingest", {}).get("n_shards", 4))
+from dlenergy.config import ConfigError, active_sources
+
+# One run builds every source named by `source` (a name or a list; default: the real SEAA 2023 logs
+# and the synthetic sample).  Every path below carries the {source} wildcard.
+try:
+    SOURCES = active_sources(config)
+except ConfigError as exc:
+    sys.exit(f"dlenergy: {exc}")
+RUN_START = time.time()
+N_SHARDS = int(config["ingest"]["n_shards"])
 SHARDS = [f"{i:03d}" for i in range(N_SHARDS)]
-RESULTS = f"results/{SOURCE}"
-LOGS = f"logs/{SOURCE}"
-BENCH = f"{RESULTS}/benchmarks"
+RESULTS = "results/{source}"
+LOGS = "logs/{source}"
+BENCH = "results/{source}/benchmarks"
+#: the rule that makes a source's canonical dataset, by layout (canonical sources need none)
+DATA_RULE = {"simulated": "simulate", "seaa2023": "adapt_seaa2023", "zenodo": "adapt_zenodo"}
 
 
-def source_path():
-    """Path of the source's data: --config data_dir=... wins over the source's own path."""
-    p = config.get("data_dir") or SRC.get("path")
+wildcard_constraints:
+    source="|".join(re.escape(s) for s in SOURCES),
+    shard=r"\d{3}",
+
+
+def src_cfg(source):
+    return config["sources"][source]
+
+
+def layout_of(source):
+    return src_cfg(source)["layout"]
+
+
+def sources_where(test):
+    """The active sources for which test(name) holds, as a wildcard constraint (never empty)."""
+    names = [s for s in SOURCES if test(s)]
+    return "|".join(re.escape(s) for s in names) if names else "(?!)"
+
+
+def source_path(source):
+    """The source's own data: --config data_dir=... (one source only) wins over its configured path."""
+    return config.get("data_dir") or src_cfg(source).get("path")
+
+
+def canonical_dir(source):
+    """The source's dataset in canonical layout v1 (made by a rule unless the source is canonical)."""
+    if layout_of(source) != "canonical":
+        return f"data/{source}/canonical"
+    p = source_path(source)
+    if not p:
+        sys.exit(f"dlenergy: source '{source}' has layout 'canonical' but no path; pass --config source={source} "
+                 "data_dir=/path/to/DATASET")
+    if not Path(p).is_dir():
+        sys.exit(f"dlenergy: data_dir {p} of source '{source}' is not a directory")
     return p
 
 
-def canonical_dir():
-    """The source's dataset in canonical layout v1 (made by a rule unless the source is canonical)."""
-    if LAYOUT == "canonical":
-        p = source_path()
-        if not p:
-            raise ValueError(
-                f"config: source '{SOURCE}' has layout 'canonical' but no path; "
-                "pass --config data_dir=/path/to/DATASET"
-            )
-        if not Path(p).is_dir():
-            raise ValueError(f"config: data_dir {p} of source '{SOURCE}' is not a directory")
-        return p
-    if LAYOUT == "simulated":
-        return config.get("data_dir") or SRC.get("path") or f"data/{SOURCE}/canonical"
-    return f"data/{SOURCE}/canonical"
+for _s in SOURCES:  # a canonical source's folder is checked now, before any job runs
+    if layout_of(_s) == "canonical":
+        canonical_dir(_s)
+
+
+def dataset_of(wildcards):
+    """Input function: the source's canonical dataset folder."""
+    return canonical_dir(wildcards.source)
+
+
+def source_of(wildcards):
+    """Params function: the source's name (rule scripts read snakemake.params.source)."""
+    return wildcards.source
+
+
+def dataset_stamp(source):
+    """A small file that changes only when a rule (re)makes the whole dataset (simulate, adapters).
+
+    Shard jobs depend on it, not on the dataset folder, so adding a run to a finished dataset
+    re-runs only that run's shard (and the aggregates), via the shard digest in `shard_digest`.
+    """
+    return [] if layout_of(source) == "canonical" else f"data/{source}/canonical.stamp"
+
+
+def stamp_of(wildcards):
+    return dataset_stamp(wildcards.source)
 
 
 def code_digest(module: str) -> str:
@@ -73,25 +119,14 @@ def library_digest() -> str:
 LIBRARY = library_digest()
 
 
-def dataset_stamp():
-    """A small file that changes only when a rule (re)makes the whole dataset (simulate, adapters).
-
-    Shard jobs depend on it, not on the dataset folder, so adding a run to a finished dataset
-    re-runs only that run's shard (and the aggregates), via the shard digest in `shard_params`.
-    """
-    if LAYOUT == "canonical":
-        return []
-    return f"data/{SOURCE}/canonical.stamp"
+def _dataset_ready(source):
+    """Wait for the checkpoint that makes the source's dataset (if any), then return its folder."""
+    if layout_of(source) != "canonical":
+        getattr(checkpoints, DATA_RULE[layout_of(source)]).get(source=source)
+    return Path(canonical_dir(source))
 
 
-def _dataset_ready():
-    """Wait for the checkpoint that makes the dataset (if any), then return its folder."""
-    if LAYOUT != "canonical":
-        getattr(checkpoints, DATA_RULE).get()
-    return Path(canonical_dir())
-
-
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=32)
 def _shard_members(dataset: str, runs_mtime: int, n_shards: int):
     from dlenergy.ingest import shard_members
 
@@ -100,16 +135,27 @@ def _shard_members(dataset: str, runs_mtime: int, n_shards: int):
 
 def shard_input(wildcards):
     """Input function of shard jobs: the dataset stamp (after the checkpoint ran)."""
-    _dataset_ready()
-    return dataset_stamp()
+    _dataset_ready(wildcards.source)
+    return dataset_stamp(wildcards.source)
 
 
 def shard_digest(wildcards):
     """Digest of one shard's runs.csv rows and log files (size, mtime): a params rerun trigger."""
-    ds = _dataset_ready()
+    ds = _dataset_ready(wildcards.source)
     rc = ds / "runs.csv"
     mt = rc.stat().st_mtime_ns if rc.is_file() else 0
     return _shard_members(str(ds), mt, N_SHARDS)[int(wildcards.shard)]
+
+
+def registered(path, caption, category, subcategory=None, **labels):
+    """``report(path, ...)`` with the source among the labels (one report can hold several sources)."""
+    return report(
+        path,
+        caption=caption,
+        category=category,
+        subcategory=subcategory,
+        labels={"source": "{source}", **labels},
+    )
 
 
 def analysis_outputs(prefix, subcategory, tables=(), extra_csv=(), figures=()):
@@ -118,34 +164,27 @@ def analysis_outputs(prefix, subcategory, tables=(), extra_csv=(), figures=()):
     <figure>_pdf / <figure>_png."""
     out = {}
     for name in tables:
-        out[name] = report(
-            f"{RESULTS}/tables/{name}.csv",
-            caption=f"../report/{prefix}_{name}.rst",
-            category="Tables",
-            subcategory=subcategory,
-            labels={"table": name},
+        out[name] = registered(
+            f"{RESULTS}/tables/{name}.csv", f"../report/{prefix}_{name}.rst", "Tables", subcategory, table=name
         )
         out[f"{name}_md"] = f"{RESULTS}/tables/{name}.md"
     for name in extra_csv:
         out[name] = f"{RESULTS}/tables/{name}.csv"
     for name in figures:
         out[f"{name}_pdf"] = f"{RESULTS}/figures/{name}.pdf"
-        out[f"{name}_png"] = report(
-            f"{RESULTS}/figures/{name}.png",
-            caption=f"../report/{prefix}_{name}.rst",
-            category="Figures",
-            subcategory=subcategory,
-            labels={"figure": name},
+        out[f"{name}_png"] = registered(
+            f"{RESULTS}/figures/{name}.png", f"../report/{prefix}_{name}.rst", "Figures", subcategory, figure=name
         )
     return out
 
 
-#: rule files add their final outputs here (see workflow/rules/*.smk)
+#: rule files add their final outputs here, as patterns with {source} (see workflow/rules/*.smk)
 EXTRA_TARGETS = []
 
 
-def all_targets():
-    return EXTRA_TARGETS + [
+def source_targets(source):
+    """Every final output of one source."""
+    patterns = EXTRA_TARGETS + [
         f"{RESULTS}/runs.parquet",
         f"{RESULTS}/epochs.parquet",
         f"{RESULTS}/clean/runs.parquet",
@@ -154,6 +193,11 @@ def all_targets():
         f"{RESULTS}/clean/summary.csv",
         f"{RESULTS}/clean/analyses.csv",
     ]
+    return [str(p).format(source=source) for p in patterns]
+
+
+def all_targets():
+    return [t for s in SOURCES for t in source_targets(s)] + ["results/index.md"]
 
 
 # ---- helpers of report.smk (the reviewer view) ----
@@ -165,10 +209,10 @@ REPORT_TABLE_DIR = f"{RESULTS}/tables"
 
 
 def declared_tables():
-    """The CSV tables (results/<source>/tables/*.csv) that the rule files included so far declare."""
+    """The CSV table patterns (results/{source}/tables/*.csv) that the rule files included so far declare."""
     prefix = f"{REPORT_TABLE_DIR}/"
     paths = (str(p) for p in EXTRA_TARGETS)
-    return sorted({p for p in paths if p.startswith(prefix) and p.endswith(".csv") and "/" not in p[len(prefix):]})
+    return sorted({p for p in paths if p.startswith(prefix) and p.endswith(".csv") and "/" not in p[len(prefix) :]})
 
 
 def report_flagged_outputs():
@@ -203,3 +247,43 @@ def latex_caption(name):
     p = caption_file(name)
     text = caption_from_rst(p.read_text()) if p else ""
     return text or f"Table {name} of the dlenergy pipeline"
+
+
+# ---- what the console says at the start and at the end of a run ----
+
+
+def print_first_run_note(sources):
+    """On a machine whose numba cache is cold, say that stumpy's code compiles once, and for how long."""
+    from dlenergy.fluss import numba_cache_dir, numba_cache_is_warm
+
+    if not numba_cache_is_warm():
+        print(
+            f"dlenergy: first run on this machine: stumpy's numba code compiles once (about 2 minutes on 2 cores) "
+            f"into {numba_cache_dir()}; later runs load it in seconds.",
+            flush=True,
+        )
+
+
+def print_closing_lines(sources):
+    """The two lines a run ends with: where the summary is, and how to build the report.
+
+    Printed when the process exits, so they come after Snakemake's own closing messages.
+    """
+    import atexit
+
+    lines = (
+        f"dlenergy: results of {', '.join(sources)} are summarised in results/index.md",
+        "dlenergy: the reviewer's report: .venv/bin/snakemake --report results/report.html",
+    )
+    atexit.register(lambda: print(*lines, sep="\n", flush=True))
+
+
+def print_failures():
+    """After a failed run: one line per failed job, its log and the error it ends with."""
+    from dlenergy.runlog import failures
+
+    found = failures("logs", RUN_START - 1)
+    for f in found:
+        print(f.line(), file=sys.stderr, flush=True)
+    if not found:
+        print("dlenergy: a job failed; its log is named above (logs/<source>/...)", file=sys.stderr, flush=True)

@@ -1,15 +1,44 @@
-# Sources that are not already in canonical layout v1 are turned into it here.
+# Each source's data in canonical layout v1: simulated, converted from a published raw layout (the
+# SEAA 2023 logs shipped in data/seaa2023/, or an archive fetched from Zenodo), or a user's dataset.
 
 
-if LAYOUT == "simulated":
+def raw_dir(source):
+    """The raw folder a converted source reads: its data_dir/path, else data/<source>/raw (made here)."""
+    return source_path(source) or f"data/{source}/raw"
+
+
+def raw_of(wildcards):
+    return raw_dir(wildcards.source)
+
+
+def fetch_of(source):
+    """How a converted source without a path gets its raw folder: embedded (in the repo) or zenodo."""
+    return None if source_path(source) else src_cfg(source).get("fetch", "zenodo")
+
+
+def embedded_files(wildcards):
+    emb = src_cfg(wildcards.source)["embedded"]
+    return {"archive": emb["archive"], "manifest": emb["manifest"]}
+
+
+def embedded_manifest(wildcards):
+    """The manifest the raw folder is checked against before each use (embedded data only)."""
+    if fetch_of(wildcards.source) == "embedded":
+        return src_cfg(wildcards.source)["embedded"]["manifest"]
+    return None
+
+
+if any(layout_of(s) == "simulated" for s in SOURCES):
 
     checkpoint simulate:
         output:
-            directory(canonical_dir()),
-            stamp=dataset_stamp(),
+            directory("data/{source}/canonical"),
+            stamp="data/{source}/canonical.stamp",
+        wildcard_constraints:
+            source=sources_where(lambda s: layout_of(s) == "simulated"),
         params:
             seed=config["seed"],
-            scale=SRC.get("scale", "sample"),
+            scale=lambda wc: src_cfg(wc.source).get("scale", "sample"),
             # a changed simulator regenerates the dataset (params are a rerun trigger)
             simulator=code_digest("dlenergy.simulate"),
         log:
@@ -20,52 +49,72 @@ if LAYOUT == "simulated":
             "../scripts/simulate.py"
 
 
-if LAYOUT in ("seaa2023", "zenodo"):
-    # Raw data: --config data_dir=... (or the source's `path`), else the published archive, fetched
-    # with its checksum (sources.<name>.url / known_hash) and unpacked atomically.
-    RAW_DIR = source_path() or f"data/{SOURCE}/raw"
+if any(fetch_of(s) == "embedded" for s in SOURCES):
 
-    if not source_path():
-        # the params lambda fails before any job runs, with a message saying what to set
-        from dlenergy.sources.download import checked_source_config
-
-        rule download_archive:
-            output:
-                archive=f"data/{SOURCE}/download/{SOURCE}.archive",
-            params:
-                source=SOURCE,
-                src_cfg=lambda wc: checked_source_config(SOURCE, SRC),
-            log:
-                f"{LOGS}/download.log",
-            benchmark:
-                f"{BENCH}/download.tsv"
-            script:
-                "../scripts/download.py"
-
-        rule unpack_archive:
-            input:
-                archive=f"data/{SOURCE}/download/{SOURCE}.archive",
-            output:
-                directory(RAW_DIR),
-            params:
-                source=SOURCE,
-                src_cfg=lambda wc: checked_source_config(SOURCE, SRC),
-            log:
-                f"{LOGS}/unpack.log",
-            benchmark:
-                f"{BENCH}/unpack.tsv"
-            script:
-                "../scripts/download_unpack.py"
+    rule unpack_embedded:
+        input:
+            unpack(embedded_files),
+        output:
+            directory("data/{source}/raw"),
+        wildcard_constraints:
+            source=sources_where(lambda s: fetch_of(s) == "embedded"),
+        log:
+            f"{LOGS}/unpack_embedded.log",
+        benchmark:
+            f"{BENCH}/unpack_embedded.tsv"
+        script:
+            "../scripts/unpack_embedded.py"
 
 
-if LAYOUT == "seaa2023":
+if any(fetch_of(s) == "zenodo" for s in SOURCES):
+    # the published archive, resolved through Zenodo's records API, fetched with its checksum and
+    # unpacked atomically (dlenergy.sources.download)
+
+    rule download_archive:
+        output:
+            archive="data/{source}/download/{source}.archive",
+        wildcard_constraints:
+            source=sources_where(lambda s: fetch_of(s) == "zenodo"),
+        params:
+            source=source_of,
+            src_cfg=lambda wc: dict(src_cfg(wc.source)),
+        log:
+            f"{LOGS}/download.log",
+        benchmark:
+            f"{BENCH}/download.tsv"
+        script:
+            "../scripts/download.py"
+
+    rule unpack_archive:
+        input:
+            archive="data/{source}/download/{source}.archive",
+        output:
+            directory("data/{source}/raw"),
+        wildcard_constraints:
+            source=sources_where(lambda s: fetch_of(s) == "zenodo"),
+        params:
+            source=source_of,
+            src_cfg=lambda wc: dict(src_cfg(wc.source)),
+        log:
+            f"{LOGS}/unpack.log",
+        benchmark:
+            f"{BENCH}/unpack.tsv"
+        script:
+            "../scripts/download_unpack.py"
+
+
+if any(layout_of(s) == "seaa2023" for s in SOURCES):
 
     checkpoint adapt_seaa2023:
         input:
-            raw=RAW_DIR,
+            raw=raw_of,
         output:
-            directory(canonical_dir()),
-            stamp=dataset_stamp(),
+            directory("data/{source}/canonical"),
+            stamp="data/{source}/canonical.stamp",
+        wildcard_constraints:
+            source=sources_where(lambda s: layout_of(s) == "seaa2023"),
+        params:
+            manifest=embedded_manifest,
         resources:
             mem_mb=1000,
         log:
@@ -76,14 +125,16 @@ if LAYOUT == "seaa2023":
             "../scripts/adapt_seaa2023.py"
 
 
-if LAYOUT == "zenodo":
+if any(layout_of(s) == "zenodo" for s in SOURCES):
 
     checkpoint adapt_zenodo:
         input:
-            raw=RAW_DIR,
+            raw=raw_of,
         output:
-            directory(canonical_dir()),
-            stamp=dataset_stamp(),
+            directory("data/{source}/canonical"),
+            stamp="data/{source}/canonical.stamp",
+        wildcard_constraints:
+            source=sources_where(lambda s: layout_of(s) == "zenodo"),
         resources:
             mem_mb=2000,
         log:

@@ -4,6 +4,19 @@
 # (one row: skipped, and why), placeholder figures and placeholder model files, so `rule all` works.
 
 EST_CFG = config.get("estimators", {})
+
+
+def numba_versions():
+    from importlib.metadata import version
+
+    return {p: version(p) for p in ("numba", "stumpy", "numpy")}
+
+
+def numba_cache_dir():
+    from dlenergy.fluss import numba_cache_dir as cache_dir
+
+    return cache_dir()
+
 EST_TABLES = f"{RESULTS}/tables"
 EST_FIGURES = f"{RESULTS}/figures"
 EST_MODELS = f"{RESULTS}/models"
@@ -34,8 +47,26 @@ EST_RULES = {
 }
 
 
+rule numba_warmup:
+    # stumpy's numba kernels compile once, here, before the FLUSS shards load them from the disk cache
+    # (cold: ~2 min on 2 cores; the params follow the versions and the cache folder, a rerun trigger)
+    output:
+        "results/numba_warmup.json",
+    params:
+        versions=numba_versions(),
+        cache=str(numba_cache_dir()),
+        fluss=EST_CFG.get("fluss", {}),
+    log:
+        "logs/numba_warmup.log",
+    benchmark:
+        "results/benchmarks/numba_warmup.tsv"
+    script:
+        "../scripts/numba_warmup.py"
+
+
 rule est_fluss_shard:
     input:
+        warm="results/numba_warmup.json",
         # the ingest shard, not the cleaned tables: adding a run re-segments only its own shard
         runs=f"{RESULTS}/shards/{{shard}}/runs.parquet",
         epochs=f"{RESULTS}/shards/{{shard}}/epochs.parquet",
@@ -43,7 +74,7 @@ rule est_fluss_shard:
         f"{EST_WORK}/fluss/{{shard}}.parquet",
     params:
         library=LIBRARY,
-        dataset=canonical_dir(),
+        dataset=dataset_of,
         fluss=EST_CFG.get("fluss", {}),
         n_shards=N_SHARDS,
     threads: int(EST_CFG.get("fluss", {}).get("threads", 1))
@@ -60,16 +91,16 @@ rule est_fluss_shard:
 
 rule est_stabilizing:
     input:
-        shards=expand(f"{EST_WORK}/fluss/{{shard}}.parquet", shard=SHARDS),
+        shards=expand(f"{EST_WORK}/fluss/{{shard}}.parquet", shard=SHARDS, allow_missing=True),
         **EST_CLEAN,
-        dataset=canonical_dir(),
+        dataset=dataset_of,
     output:
         **EST_RULES["est_stabilizing"],
     params:
         library=LIBRARY,
         estimators=EST_CFG,
         seed=config["seed"],
-        source=SOURCE,
+        source=source_of,
     resources:
         mem_mb=1500,
     log:
@@ -83,14 +114,14 @@ rule est_stabilizing:
 rule est_epoch_stability:
     input:
         **EST_CLEAN,
-        dataset=canonical_dir(),
+        dataset=dataset_of,
     output:
         **EST_RULES["est_epoch_stability"],
     params:
         library=LIBRARY,
         estimators=EST_CFG,
         seed=config["seed"],
-        source=SOURCE,
+        source=source_of,
     resources:
         mem_mb=1500,
     log:
@@ -104,14 +135,14 @@ rule est_epoch_stability:
 rule est_split:
     input:
         **EST_CLEAN,
-        dataset=canonical_dir(),
+        dataset=dataset_of,
     output:
         f"{EST_WORK}/split.csv",
     params:
         library=LIBRARY,
         estimators=EST_CFG,
         seed=config["seed"],
-        source=SOURCE,
+        source=source_of,
     resources:
         mem_mb=1000,
     log:
@@ -127,14 +158,14 @@ rule est_online_sweep:
         **EST_CLEAN,
         split=f"{EST_WORK}/split.csv",
         stabilizing=f"{EST_TABLES}/stabilizing_summary.csv",
-        dataset=canonical_dir(),
+        dataset=dataset_of,
     output:
         **EST_RULES["est_online_sweep"],
     params:
         library=LIBRARY,
         estimators=EST_CFG,
         seed=config["seed"],
-        source=SOURCE,
+        source=source_of,
     resources:
         mem_mb=2000,
     log:
@@ -150,15 +181,16 @@ rule est_offline:
         **EST_CLEAN,
         split=f"{EST_WORK}/split.csv",
         stabilizing=f"{EST_TABLES}/stabilizing_summary.csv",
-        dataset=canonical_dir(),
+        dataset=dataset_of,
     output:
         **EST_RULES["est_offline"],
     params:
         library=LIBRARY,
         estimators=EST_CFG,
         seed=config["seed"],
-        source=SOURCE,
-    threads: 1
+        source=source_of,
+    # the regressor search runs n_jobs = the job's threads (scaled down to --cores by Snakemake)
+    threads: int(EST_CFG.get("offline", {}).get("n_jobs", 1))
     resources:
         mem_mb=2000,
         runtime=60,
@@ -179,14 +211,14 @@ rule est_compare:
         power_schema=f"{EST_MODELS}/offline_power.json",
         epoch_model=f"{EST_MODELS}/offline_epoch_energy.joblib",
         epoch_schema=f"{EST_MODELS}/offline_epoch_energy.json",
-        dataset=canonical_dir(),
+        dataset=dataset_of,
     output:
         **EST_RULES["est_compare"],
     params:
         library=LIBRARY,
         estimators=EST_CFG,
         seed=config["seed"],
-        source=SOURCE,
+        source=source_of,
     resources:
         mem_mb=2000,
     log:

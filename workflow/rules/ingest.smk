@@ -11,10 +11,10 @@ rule ingest_shard:
         ledger=f"{RESULTS}/shards/{{shard}}/ledger.csv",
     params:
         library=LIBRARY,
-        dataset=canonical_dir(),
+        dataset=dataset_of,
         digest=shard_digest,
         n_shards=N_SHARDS,
-        ram_w_per_mb=config.get("ingest", {}).get("ram_w_per_mb", 3.75e-4),
+        ram_w_per_mb=config["ingest"]["ram_w_per_mb"],
     threads: 1
     resources:
         mem_mb=2000,
@@ -29,10 +29,10 @@ rule ingest_shard:
 
 rule aggregate:
     input:
-        runs=expand(f"{RESULTS}/shards/{{shard}}/runs.parquet", shard=SHARDS),
-        epochs=expand(f"{RESULTS}/shards/{{shard}}/epochs.parquet", shard=SHARDS),
-        ledgers=expand(f"{RESULTS}/shards/{{shard}}/ledger.csv", shard=SHARDS),
-        dataset=canonical_dir(),
+        runs=expand(f"{RESULTS}/shards/{{shard}}/runs.parquet", shard=SHARDS, allow_missing=True),
+        epochs=expand(f"{RESULTS}/shards/{{shard}}/epochs.parquet", shard=SHARDS, allow_missing=True),
+        ledgers=expand(f"{RESULTS}/shards/{{shard}}/ledger.csv", shard=SHARDS, allow_missing=True),
+        dataset=dataset_of,
     output:
         runs=f"{RESULTS}/runs.parquet",
         epochs=f"{RESULTS}/epochs.parquet",
@@ -58,12 +58,12 @@ rule energy_check:
     input:
         runs=f"{RESULTS}/runs.parquet",
         epochs=f"{RESULTS}/epochs.parquet",
-        dataset=canonical_dir(),
+        dataset=dataset_of,
     output:
         **ENERGY_CHECK,
     params:
         library=LIBRARY,
-        source=SOURCE,
+        source=source_of,
     resources:
         mem_mb=1000,
     log:

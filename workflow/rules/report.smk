@@ -1,14 +1,16 @@
-# Reviewer view: reproduction scorecard, paper-ready LaTeX tables, the rule-graph figure, and the
-# registrations for `snakemake --report results/<source>/report.html` (or .zip).
+# Reviewer view: reproduction scorecard, paper-ready LaTeX tables, the rule-graph figure, the run's
+# summary (results/index.md) and the registrations for `snakemake --report results/report.html`.
 # Included LAST: it reads the tables that the other rule files declare in EXTRA_TARGETS (never a glob
-# over results/, which may be incomplete).  Logic lives in dlenergy.scorecard / .latex / .rulegraph.
-# (its helper functions live in common.smk: declared_tables, caption_file, latex_caption, ...)
+# over results/, which may be incomplete).  Logic lives in dlenergy.scorecard / .latex / .rulegraph /
+# .summary.  (Its helper functions live in common.smk: declared_tables, caption_file, latex_caption, ...)
+
 
 # light, local jobs (no cluster submission under a SLURM profile)
 localrules:
     latex_tables,
     scorecard,
     rulegraph,
+    summary_index,
 
 
 REPORT_TABLES = declared_tables()
@@ -16,16 +18,16 @@ REPORT_FLAGGED = report_flagged_outputs()
 #: tables no rule registers for the report (Dunn pairs, the runs behind each analysis, ...): the
 #: latex_tables rule, which reads them, registers them as report-flagged inputs
 SUPPLEMENTARY = {
-    p: report(
+    p: registered(
         p,
-        caption=(
+        (
             f"../report/report_supp_{Path(p).stem}.rst"
             if (REPORT_CAPTIONS / f"report_supp_{Path(p).stem}.rst").is_file()
             else "../report/report_supplementary.rst"
         ),
-        category="Supplementary tables",
-        subcategory=producing_rule(p),
-        labels={"table": Path(p).stem, "rule": producing_rule(p)},
+        "Supplementary tables",
+        producing_rule(p),
+        **{"table": Path(p).stem, "rule": producing_rule(p)},
     )
     for p in REPORT_TABLES
     if p not in REPORT_FLAGGED
@@ -39,14 +41,16 @@ LATEX_OUT = {name: f"{REPORT_TABLE_DIR}/latex/{name}.tex" for name in LATEX_SOUR
 rule latex_tables:
     input:
         tables=[SUPPLEMENTARY.get(p, p) for p in LATEX_SOURCES.values()],
-        dataset=canonical_dir(),
+        dataset=dataset_of,
     output:
         list(LATEX_OUT.values()),
     params:
         library=LIBRARY,
         names=list(LATEX_SOURCES),
-        captions={name: latex_caption("clean_summary" if name == "clean_summary" else name) for name in LATEX_SOURCES},
-        source=SOURCE,
+        captions={
+            name: latex_caption("clean_summary" if name == "clean_summary" else name) for name in LATEX_SOURCES
+        },
+        source=source_of,
     resources:
         mem_mb=1000,
     log:
@@ -61,21 +65,16 @@ rule scorecard:
     input:
         tables=REPORT_TABLES,
         summary=f"{RESULTS}/clean/summary.csv",
-        dataset=canonical_dir(),
+        dataset=dataset_of,
     output:
-        csv=report(
-            f"{RESULTS}/scorecard.csv",
-            caption="../report/report_scorecard.rst",
-            category="Scorecard",
-            labels={"table": "scorecard"},
-        ),
+        csv=registered(f"{RESULTS}/scorecard.csv", "../report/report_scorecard.rst", "Scorecard", table="scorecard"),
         md=f"{RESULTS}/scorecard.md",
     params:
         library=LIBRARY,
         produced=[p[len(RESULTS) + 1 :] for p in REPORT_TABLES] + ["clean/summary.csv"],
         tolerances=REPORT_CFG.get("tolerances", {}),
         targets=REPORT_CFG.get("targets"),
-        source=SOURCE,
+        source=source_of,
     resources:
         mem_mb=1000,
     log:
@@ -89,23 +88,18 @@ rule scorecard:
 rule rulegraph:
     input:
         # the dataset's stamp, not its folder: the graph does not change when a run is added
-        stamp=dataset_stamp(),
+        stamp=stamp_of,
     output:
         dot=f"{RESULTS}/figures/rulegraph.dot",
-        png=report(
-            f"{RESULTS}/figures/rulegraph.png",
-            caption="../report/report_rulegraph.rst",
-            category="Pipeline",
-            labels={"figure": "rulegraph"},
-        ),
+        png=registered(f"{RESULTS}/figures/rulegraph.png", "../report/report_rulegraph.rst", "Pipeline", figure="rulegraph"),
         svg=f"{RESULTS}/figures/rulegraph.svg",
         pdf=f"{RESULTS}/figures/rulegraph.pdf",
     params:
         snakefile=workflow.main_snakefile,
-        dataset=canonical_dir(),
+        dataset=dataset_of,
         # the rule graph changes when rules come or go: re-draw then
         rules=sorted({r.name for r in workflow.rules} | {"all", "rulegraph"}),
-        source=SOURCE,
+        source=source_of,
     resources:
         mem_mb=1000,
     log:
@@ -121,3 +115,23 @@ EXTRA_TARGETS.extend(
     + [f"{RESULTS}/scorecard.csv", f"{RESULTS}/scorecard.md"]
     + [f"{RESULTS}/figures/rulegraph.{ext}" for ext in ("dot", "png", "svg", "pdf")]
 )
+
+
+rule summary_index:
+    # one page for the whole run: for every table and figure of the paper, where it was reproduced
+    input:
+        scorecards=expand(f"{RESULTS}/scorecard.csv", source=SOURCES),
+        analyses=expand(f"{RESULTS}/clean/analyses.csv", source=SOURCES),
+        datasets=[canonical_dir(s) for s in SOURCES],
+    output:
+        md=report("results/index.md", caption="../report/report_index.rst", category="Summary", labels={"page": "index"}),
+        csv="results/index.csv",
+    params:
+        library=LIBRARY,
+        sources=SOURCES,
+    log:
+        "logs/summary_index.log",
+    benchmark:
+        "results/benchmarks/summary_index.tsv"
+    script:
+        "../scripts/summary_index.py"

@@ -45,13 +45,13 @@ STATS_RULES = {
 rule stats_rq1:
     input:
         runs=f"{RESULTS}/clean/runs.parquet",
-        dataset=canonical_dir(),
+        dataset=dataset_of,
     output:
         **STATS_RULES["stats_rq1"],
     params:
         library=LIBRARY,
         stats=STATS_CFG,
-        source=SOURCE,
+        source=source_of,
     resources:
         mem_mb=1500,
     log:
@@ -65,13 +65,13 @@ rule stats_rq1:
 rule stats_rq2:
     input:
         runs=f"{RESULTS}/clean/runs.parquet",
-        dataset=canonical_dir(),
+        dataset=dataset_of,
     output:
         **STATS_RULES["stats_rq2"],
     params:
         library=LIBRARY,
         stats=STATS_CFG,
-        source=SOURCE,
+        source=source_of,
     resources:
         mem_mb=1500,
     log:
@@ -85,13 +85,13 @@ rule stats_rq2:
 rule stats_tradeoff:
     input:
         runs=f"{RESULTS}/clean/runs.parquet",
-        dataset=canonical_dir(),
+        dataset=dataset_of,
     output:
         **STATS_RULES["stats_tradeoff"],
     params:
         library=LIBRARY,
         stats=STATS_CFG,
-        source=SOURCE,
+        source=source_of,
     resources:
         mem_mb=1500,
     log:
@@ -105,13 +105,13 @@ rule stats_tradeoff:
 rule stats_ram:
     input:
         runs=f"{RESULTS}/clean/runs.parquet",
-        dataset=canonical_dir(),
+        dataset=dataset_of,
     output:
         **STATS_RULES["stats_ram"],
     params:
         library=LIBRARY,
         stats=STATS_CFG,
-        source=SOURCE,
+        source=source_of,
     resources:
         mem_mb=1500,
     log:
@@ -125,13 +125,13 @@ rule stats_ram:
 rule stats_batch_input:
     input:
         runs=f"{RESULTS}/clean/runs.parquet",
-        dataset=canonical_dir(),
+        dataset=dataset_of,
     output:
         **STATS_RULES["stats_batch_input"],
     params:
         library=LIBRARY,
         stats=STATS_CFG,
-        source=SOURCE,
+        source=source_of,
     resources:
         mem_mb=1500,
     log:

@@ -23,7 +23,7 @@ label = dataset_label(snakemake.params.dataset)
 
 # the same configuration as this run (config.yaml merged with --config), for a read-only --rulegraph
 with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
-    yaml.safe_dump(dict(snakemake.config), fh)
+    yaml.safe_dump({**dict(snakemake.config), "source": source}, fh)  # this source's graph
     configfile = fh.name
 try:
     dot = R.rulegraph_dot(snakemake.params.snakefile, os.getcwd(), configfile)

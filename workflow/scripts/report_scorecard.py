@@ -7,13 +7,14 @@ sys.path.insert(0, str(Path(snakemake.scriptdir)))
 from _common import setup
 
 from dlenergy import scorecard as S
-from dlenergy.io import dataset_label, write_csv, write_text
+from dlenergy.io import dataset_label, is_synthetic, write_csv, write_text
 
 log = setup(snakemake)
 p = snakemake.params
 label = dataset_label(snakemake.input.dataset)
 results = Path(snakemake.input.summary).parents[1]  # results/<source>/ (clean/summary.csv is in it)
-card = S.build_scorecard(results, p.targets, p.tolerances, produced=p.produced, config=dict(snakemake.config))
+card = S.build_scorecard(results, p.targets, p.tolerances, produced=p.produced, config=dict(snakemake.config),
+                         synthetic=is_synthetic(snakemake.input.dataset))
 write_csv(card, snakemake.output.csv, label)
 write_text(S.to_markdown(card, p.source, label), snakemake.output.md)
 c = S.counts(card)

@@ -1,0 +1,16 @@
+"""Compile stumpy's numba kernels once into the on-disk cache, so the FLUSS shards only load them."""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir)))
+from _common import setup
+
+from dlenergy.fluss import warm_numba_cache
+
+log = setup(snakemake)
+info = warm_numba_cache(snakemake.params.fluss)
+log.info("numba cache %s: %s in %.1f s", info["cache"], "compiled" if info["compiled"] else "loaded", info["seconds"])
+Path(snakemake.output[0]).write_text(json.dumps({**info, "versions": snakemake.params.versions}, indent=2) + "\n")

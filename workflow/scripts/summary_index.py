@@ -1,0 +1,20 @@
+"""results/index.md: for every table and figure of the paper, where this run reproduced it (dlenergy.summary)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir)))
+from _common import setup
+
+from dlenergy import summary as S
+from dlenergy.io import dataset_label, is_synthetic, write_csv, write_text
+
+log = setup(snakemake)
+sources = snakemake.params.sources
+datasets = dict(zip(sources, snakemake.input.datasets))
+real = {s: not is_synthetic(datasets[s]) for s in sources}
+labels = {s: dataset_label(datasets[s]) or "your own measurements" for s in sources}
+table = S.where_reproduced("results", real)
+write_csv(table, snakemake.output.csv)
+write_text(S.to_markdown(table, labels, "snakemake --report results/report.html"), snakemake.output.md)
+log.info("index of %d artefacts over %s", table["artifact"].nunique(), ", ".join(sources))
