@@ -1,4 +1,8 @@
-"""Epoch markers, the eq. 2 projection and energy-aware early stopping (no GPU, no TF/torch needed)."""
+"""Epoch markers, the eq. 2 projection and energy-aware early stopping (no GPU, no TF/torch needed).
+
+The code lives in ``dlenergy.recording.markers`` and ``dlenergy.recording.budget`` (patched here where a
+test replaces a module global); ``dlenergy.markers`` is the former flat module, kept as an alias.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +19,10 @@ import numpy as np
 import pytest
 
 import dlenergy
-from dlenergy import markers
-from dlenergy.markers import EnergyBudget, mark_epoch, project_total_energy, run_epoch_energies
 from dlenergy.parsing import read_epochs
+from dlenergy.recording import markers, runfolder
+from dlenergy.recording.budget import EnergyBudget, project_total_energy, run_epoch_energies
+from dlenergy.recording.markers import mark_epoch
 
 T0 = datetime(2026, 3, 4, 10, 0, 0)
 
@@ -30,7 +35,7 @@ T0 = datetime(2026, 3, 4, 10, 0, 0)
 def test_mark_epoch_outside_measure_warns_once_and_does_nothing(monkeypatch, tmp_path):
     monkeypatch.delenv("DLENERGY_RUN_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(markers, "_warned", set())
+    monkeypatch.setattr(runfolder, "_warned", set())
     with pytest.warns(RuntimeWarning, match="not running under `dlenergy measure`"):
         assert dlenergy.mark_epoch() is None
     with warnings.catch_warnings():
@@ -39,7 +44,7 @@ def test_mark_epoch_outside_measure_warns_once_and_does_nothing(monkeypatch, tmp
     assert not list(tmp_path.iterdir())
 
 
-def test_package_exports_mark_epoch_lazily():
+def test_package_exports_the_markers_without_heavy_imports():
     assert dlenergy.mark_epoch is mark_epoch and dlenergy.mark_train_start is markers.mark_train_start
     code = ("import sys, dlenergy; assert 'dlenergy.markers' not in sys.modules; dlenergy.mark_epoch; "
             "import dlenergy.markers as m; print(sorted(x for x in ('pandas','numpy','keras','tensorflow','torch',"
@@ -149,6 +154,16 @@ def test_min_gain_with_a_loss_uses_decrease():
     assert stop == 16
 
 
+def test_min_gain_without_unstable_epochs_waits_for_window_plus_one_epochs():
+    # stable_from=0: the gain over a window of 2 epochs needs 3 (it used to index before the first epoch)
+    b = EnergyBudget(min_gain_per_kj=1.0, stable_from=0, window=2)
+    assert not b.update(0, 0.10, epoch_energy_j=1000.0)
+    assert not b.update(1, 0.15, epoch_energy_j=1000.0)
+    # epochs 0..2: gain 0.10 for the last 2 kJ = 0.05 per kJ < 1 per kJ
+    assert b.update(2, 0.20, epoch_energy_j=1000.0)
+    assert "over epochs 0..2 for 2.000 kJ is 0.05 per kJ" in b.stop_reason
+
+
 def test_budget_requires_a_criterion():
     with pytest.raises(ValueError):
         EnergyBudget()
@@ -200,7 +215,7 @@ def test_mark_train_start_once_per_run_and_the_energies_start_there(tmp_path, mo
 def test_mark_train_start_outside_measure_does_nothing(monkeypatch, tmp_path):
     monkeypatch.delenv("DLENERGY_RUN_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
-    markers._warned.discard("no-run-dir-start")
+    runfolder._warned.discard("no-run-dir-start")
     with pytest.warns(RuntimeWarning, match="train start not recorded"):
         assert markers.mark_train_start() is None
     assert list(tmp_path.iterdir()) == []
@@ -276,7 +291,10 @@ def test_keras_marker_with_a_fake_keras(tmp_path, monkeypatch, fresh_lazy_classe
     monkeypatch.setenv("DLENERGY_RUN_DIR", str(rd))
     monkeypatch.setenv("DLENERGY_TRAIN_START", T0.isoformat(sep=" "))
     cls = markers.KerasEpochMarker
-    assert issubclass(cls, base) and cls.__module__ == "dlenergy.markers" and markers.KerasEpochMarker is cls
+    assert issubclass(cls, base) and cls.__module__ == "dlenergy.recording.markers" and markers.KerasEpochMarker is cls
+    from dlenergy.markers import KerasEpochMarker  # the former import path: the same class
+
+    assert KerasEpochMarker is cls
     cb = cls(budget_kj=10)
     cb.model = types.SimpleNamespace(stop_training=False)
     cb.params = {"epochs": 100}

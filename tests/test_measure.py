@@ -2,7 +2,8 @@
 
 The command under test is run as ``python -m dlenergy measure ... -- python -c CHILD`` with a
 sampling period of 0.1 s; the written dataset is checked with the layout-v1 parsers (and with
-``dlenergy.validate`` when that module exists).
+``dlenergy.validate`` when that module exists).  The code lives in ``dlenergy.recording``;
+``dlenergy.measure`` is the former flat module, kept as an alias (tests/test_recording.py checks it).
 """
 
 from __future__ import annotations
@@ -24,20 +25,11 @@ import numpy as np
 import pytest
 
 from dlenergy.layout import read_runs_table
-from dlenergy.measure import (
-    EXIT_NO_GPU,
-    EXIT_USAGE,
-    GpuSample,
-    MeasureError,
-    NvmlBackend,
-    Recorder,
-    ReplayBackend,
-    append_run_row,
-    gpu_header,
-    gpu_line,
-    return_code_of,
-)
 from dlenergy.parsing import read_cpu_log, read_epochs, read_gpu_log
+from dlenergy.recording.backends import GpuSample, NoGpuError, NvmlBackend, ReplayBackend
+from dlenergy.recording.errors import EXIT_NO_GPU, EXIT_USAGE, MeasureError
+from dlenergy.recording.measure import return_code_of
+from dlenergy.recording.recorder import Recorder, append_run_row, gpu_header, gpu_line
 
 ROOT = Path(__file__).resolve().parents[1]
 H100 = ROOT.parent / "shared" / "data" / "h100-fixture"  # read in place, never copied into the repo
@@ -354,16 +346,19 @@ def test_nvidia_smi_backend_with_a_fake_nvidia_smi(tmp_path):
 
 
 def test_layout_names_agree_with_the_layout_and_parser_modules():
-    # measure.py keeps its own copy so that the recorder does not import pandas
+    # recording.runfolder keeps its own copy of the layout's names so that the recorder does not import
+    # pandas; the header aliases are one table (dlenergy.headers) shared by the parser and the replay backend
     import dlenergy.layout as layout
-    import dlenergy.measure as m
-    from dlenergy.parsing import GPU_COLUMNS
+    import dlenergy.recording.runfolder as m
+    from dlenergy.headers import GPU_COLUMNS
+    from dlenergy.parsing import GPU_COLUMNS as PARSER_GPU_COLUMNS
+    from dlenergy.recording.backends import TRACE_ALIASES
 
     assert (m.RUNS_FILE, m.RUNS_DIR, m.GPU_FILE, m.CPU_FILE, m.EPOCHS_FILE) == (
         layout.RUNS_FILE, layout.RUNS_DIR, layout.GPU_FILE, layout.CPU_FILE, layout.EPOCHS_FILE)
     assert m.RUN_ID_ALLOWED == layout.RUN_ID_ALLOWED
     assert list(m.RUNS_REQUIRED) == list(layout.RUNS_REQUIRED)
-    assert m.TRACE_ALIASES == GPU_COLUMNS
+    assert TRACE_ALIASES is GPU_COLUMNS and PARSER_GPU_COLUMNS is GPU_COLUMNS
     out = subprocess.run([sys.executable, "-c", "import sys, dlenergy.measure, dlenergy.markers; "
                           "print('pandas' in sys.modules, 'pyarrow' in sys.modules)"],
                          capture_output=True, text=True, check=True)
@@ -474,8 +469,6 @@ def test_nvml_backend_units_and_unsupported_fields(monkeypatch):
 
 def test_nvml_backend_bad_index_is_no_gpu(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", _fake_pynvml(1))
-    from dlenergy.measure import NoGpuError
-
     with pytest.raises(NoGpuError, match="index"):
         NvmlBackend([3]).open()
 

@@ -30,6 +30,6 @@ status=0
 benchmarks/gpu/record.sh "$DS" 2>&1 | tee "$OUT/record.log" || status=1
 "$PY" -m pytest -q -p no:cacheprovider -o addopts="-ra" \
   "tests/test_fluss.py::test_gpu_stump_gives_the_same_stabilizing_epochs_as_cpu" \
-  tests/test_markers.py tests/test_measure.py 2>&1 | tee "$OUT/pytest.log" || status=1
+  tests/test_markers.py tests/test_measure.py tests/test_recording.py 2>&1 | tee "$OUT/pytest.log" || status=1
 [ -d "$DS" ] && tar czf "$OUT/ds.tgz" -C "$(dirname "$DS")" ds ds-ingested
 exit $status

@@ -103,42 +103,26 @@ def measure(
     """
     import logging
 
-    from .measure import MeasureError, parse_meta
-    from .measure import measure as run_measure
+    from .recording.errors import EXIT_USAGE, MeasureError
+    from .recording.measure import measure_from_cli
 
     logging.basicConfig(level=logging.WARNING, format="dlenergy measure: %(message)s")
-    command = list(ctx.args)
+    fields = {"environment": environment, "gpu_model": gpu_model, "architecture": architecture,
+              "dataset": dataset_name, "batch_size": batch_size, "image_size": image_size,
+              "training_size": training_size, "validation_size": validation_size,
+              "total_ram_gb": total_ram_gb, "gflops": gflops}
+
+    def say(line: str) -> None:
+        console.print(line, highlight=False, soft_wrap=True)
+
     try:
-        metadata = {
-            "environment": environment,
-            "gpu_model": gpu_model,
-            "architecture": architecture,
-            "dataset": dataset_name,
-            "batch_size": batch_size,
-            "image_size": image_size,
-            "training_size": training_size,
-            "validation_size": validation_size,
-            "total_ram_gb": total_ram_gb,
-            "gflops": gflops,
-            **parse_meta(meta),
-        }
-        indices = [int(x) for x in gpus.split(",") if x.strip()] if gpus else None
-
-        def started(gpu, rdir):
-            console.print(f"measure: {gpu.describe()}; every {period:g} s -> {rdir}", highlight=False, soft_wrap=True)
-
-        res = run_measure(command, out, run_id, metadata, period=period, backend=backend, gpu_indices=indices,
-                          on_start=started)
+        res = measure_from_cli(list(ctx.args), out, run_id, fields, meta, period=period, gpus=gpus,
+                               backend=backend, say=say)
     except MeasureError as exc:
         _fail(str(exc), exc.exit_code)
     except ValueError as exc:
-        _fail(str(exc), 64)
-    console.print(
-        f"measure: run {res.run_id} ended with return code {res.return_code} after {res.duration_s:.1f} s; "
-        f"{res.samples} samples ({res.missed} skipped) -> {res.run_dir}",
-        highlight=False,
-        soft_wrap=True,
-    )
+        _fail(str(exc), EXIT_USAGE)
+    say(res.summary())
     raise typer.Exit(res.return_code)
 
 

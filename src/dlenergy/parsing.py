@@ -28,30 +28,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from .headers import CPU_COLUMNS, GPU_COLUMNS  # accepted header names, shared with the recorder
 from .layout import LayoutError
 
-#: canonical column -> accepted header names (normalized: lower case, unit in brackets removed)
-GPU_COLUMNS: dict[str, tuple[str, ...]] = {
-    "timestamp": ("timestamp",),
-    "gpu_name": ("name", "gpu_name"),
-    "power_w": ("power.draw", "gpu_power_draw", "power.draw.average"),
-    "gpu_usage_pct": ("utilization.gpu", "gpu_usage"),
-    "mem_usage_pct": ("utilization.memory", "gpu_memory_usage"),
-    "mem_total_mib": ("memory.total", "gpu_total_memory"),
-    "mem_used_mib": ("memory.used", "gpu_memory_used"),
-    "power_limit_w": ("power.limit", "power.max_limit", "enforced.power.limit", "gpu_max_power"),
-    "temperature_c": ("temperature.gpu", "gpu_temperature"),
-    "energy_counter_mj": ("total_energy_consumption", "energy_counter_mj"),
-    "gpu_index": ("index", "gpu_index"),
-}
 #: numeric columns the analysis uses (others in the log are ignored, which keeps parsing fast)
 GPU_NUMERIC = ["power_w", "gpu_usage_pct", "mem_used_mib", "power_limit_w", "temperature_c", "energy_counter_mj", "gpu_index"]
-
-CPU_COLUMNS: dict[str, tuple[str, ...]] = {
-    "timestamp": ("timestamp",),
-    "cpu_usage_pct": ("cpu usage", "cpu_usage", "cpu usage (%)"),
-    "ram_used_mb": ("memory usage", "memory usage (mb)", "memory_usage", "ram_used_mb", "rss_mb"),
-}
 
 _MISSING_TOKENS = ("[N/A]", "[Not Supported]", "N/A", "None", "nan", "")
 _NUMBER = r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$"
