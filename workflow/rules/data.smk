@@ -21,20 +21,23 @@ if LAYOUT == "simulated":
 
 
 if LAYOUT in ("seaa2023", "zenodo"):
-    # Raw data: --config data_dir=... (or the source's `path`), else the published archive, fetched
-    # with its checksum (sources.<name>.url / known_hash) and unpacked atomically.
+    # Raw data: --config data_dir=... (or the source's `path`), else (fetch: zenodo) the pinned Zenodo
+    # record: files, sizes and md5 from the records API (config `zenodo_api`), downloaded with pooch
+    # (md5-checked, resumable) and unpacked atomically.
     RAW_DIR = source_path() or f"data/{SOURCE}/raw"
 
-    if not source_path():
+    if not source_path() and SRC.get("fetch", "zenodo") == "zenodo":
         # the params lambda fails before any job runs, with a message saying what to set
-        from dlenergy.sources.download import checked_source_config
+        from dlenergy.sources.zenodo_api import ZENODO_API, checked_source_config
 
         rule download_archive:
             output:
                 archive=f"data/{SOURCE}/download/{SOURCE}.archive",
+                spec=f"data/{SOURCE}/download/{SOURCE}.archive.json",
             params:
                 source=SOURCE,
                 src_cfg=lambda wc: checked_source_config(SOURCE, SRC),
+                api_base=config.get("zenodo_api") or ZENODO_API,
             log:
                 f"{LOGS}/download.log",
             benchmark:
@@ -45,6 +48,7 @@ if LAYOUT in ("seaa2023", "zenodo"):
         rule unpack_archive:
             input:
                 archive=f"data/{SOURCE}/download/{SOURCE}.archive",
+                spec=f"data/{SOURCE}/download/{SOURCE}.archive.json",
             output:
                 directory(RAW_DIR),
             params:
