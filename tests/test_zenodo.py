@@ -1,4 +1,5 @@
-"""Replication-package source: checked download from a local HTTP server, atomic unpack, adapter, ingest.
+"""Replication-package source: download through Zenodo's records API (a local stand-in), atomic
+unpack, adapter, ingest; and the generic checked download (pooch.retrieve) it builds on.
 
 The package is a small zip built here in the authors' raw layout (numpy power traces, epoch files,
 the processed parquet); it is served from 127.0.0.1 on a free port, so nothing leaves the machine.
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _zenodo_server import FakeZenodo
 
 from dlenergy.ingest import SOURCE_LEDGER, ingest_dataset
 from dlenergy.layout import read_runs_table
@@ -22,13 +24,11 @@ from dlenergy.sources.download import (
     ChecksumError,
     DownloadError,
     IncompleteDownload,
-    SourceConfigError,
     fetch,
     fetch_and_unpack,
-    source_spec,
     unpack,
 )
-from dlenergy.sources.zenodo import PROCESSED_NAME, canonical_environment, convert_zenodo, image_side
+from dlenergy.sources.zenodo import PROCESSED_NAME, canonical_environment, convert_zenodo, fetch_raw, image_side
 
 N_SAMPLES, N_EPOCHS, EPOCH_S = 24, 5, 4  # 1 Hz samples, epoch ends every 4 s
 
@@ -161,16 +161,24 @@ def package(tmp_path):
     return build_package(tmp_path / "build")
 
 
-def test_download_unpack_convert_ingest(server, package, tmp_path):
+@pytest.fixture
+def zenodo_server():
+    srv = FakeZenodo().start()
+    yield srv
+    srv.stop()
+
+
+def test_download_unpack_convert_ingest(zenodo_server, package, tmp_path):
     archive, expected = package
-    server.payload = archive.read_bytes()
-    raw = fetch_and_unpack(server.url, sha256(archive), tmp_path / "zenodo" / "raw")
+    # the record as Zenodo's records API lists it (files, sizes, md5), the archive beside a README
+    zenodo_server.add("11505891", {"data.zip": archive.read_bytes(), "README.md": b"# package\n"})
+    raw = fetch_raw(tmp_path / "zenodo" / "raw", api_base=zenodo_server.api)
     assert (raw / "data" / "metrics" / "processed" / PROCESSED_NAME).is_file()
     assert [p.name for p in (tmp_path / "zenodo").iterdir() if p.name.startswith(".")] == []
+    assert zenodo_server.file_requests() == [("/api/records/11505891/files/data.zip/content", None)]
     # a second fetch finds the verified archive and does not download again
-    n = len(server.requests)
-    fetch(server.url, sha256(archive), tmp_path / "zenodo" / "download")
-    assert len(server.requests) == n
+    fetch_raw(tmp_path / "zenodo" / "raw", api_base=zenodo_server.api)
+    assert len(zenodo_server.file_requests()) == 1 and len(zenodo_server.api_requests()) == 2
 
     canon = tmp_path / "zenodo" / "canonical"
     ledger = convert_zenodo(raw, canon)
@@ -233,6 +241,10 @@ def test_interrupted_download_never_unpacks_and_resumes(server, package, tmp_pat
     assert server.requests[-1].get("Range") == f"bytes={kept}-"
     assert (out / "data" / "metrics" / "processed" / PROCESSED_NAME).is_file()
     assert not list(dl.glob(".*.part"))
+    # a second fetch finds the verified archive and does not download again
+    n = len(server.requests)
+    assert fetch(server.url, sha256(archive), dl) == dl / "data.zip"
+    assert len(server.requests) == n
 
 
 def test_early_close_without_length_is_caught_by_the_checksum(server, package, tmp_path):
@@ -256,15 +268,6 @@ def test_corrupt_archive_is_not_unpacked(package, tmp_path):
     with pytest.raises((DownloadError, zipfile.BadZipFile)):
         unpack(bad, out)  # no hash given: the zip's own CRCs catch it
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["bad.zip", "build"]
-
-
-def test_source_spec_says_what_to_set():
-    with pytest.raises(SourceConfigError, match=r"sources\.zenodo\.known_hash.*data_dir"):
-        source_spec("zenodo", {"layout": "zenodo", "url": "https://zenodo.org/records/11505891/files/data.zip?download=1"})
-    with pytest.raises(SourceConfigError, match="placeholder"):
-        source_spec("seaa2023", {"url": "https://zenodo.org/records/7828518/files/PLACEHOLDER.zip", "known_hash": "md5:0"})
-    spec = source_spec("zenodo", {"url": "https://zenodo.org/records/11505891/files/data.zip?download=1", "known_hash": "md5:abc"})
-    assert spec.fname == "data.zip" and spec.known_hash == "md5:abc"
 
 
 def test_environment_and_image_size_helpers():

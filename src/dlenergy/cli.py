@@ -210,6 +210,37 @@ def project(
         render_projection(out, Console())
 
 
+@app.command()
+def fetch(
+    source: str = typer.Argument(..., help="seaa2023 | zenodo, or a Zenodo DOI (10.5281/zenodo.<id>) or record id"),
+    out: Optional[Path] = typer.Option(None, "--out", help="folder to unpack into (default: data/<source>/raw)"),
+    file: Optional[str] = typer.Option(None, "--file", help="file of the record, name or glob (default: its single archive)"),
+    known_hash: Optional[str] = typer.Option(None, "--known-hash", help="pin: md5:<hex> (must equal Zenodo's) or sha256:<hex>"),
+    api: str = typer.Option("https://zenodo.org/api/records/", "--api", envvar="DLENERGY_ZENODO_API",
+                            help="Zenodo's records API"),
+):
+    """Download a source's pinned Zenodo record (records API, md5-checked, resumable) and unpack it.
+
+    Exits 2 with one line on stderr when the record cannot be resolved, downloaded or unpacked.
+    """
+    import sys
+
+    from .sources.download import DownloadError, SourceConfigError
+    from .sources.zenodo_api import fetch_source, source_config
+
+    try:
+        name, cfg = source_config(source, file=file, known_hash=known_hash)
+        dest = out if out is not None else Path("data") / name / "raw"
+        if sys.stderr.isatty():
+            typer.echo(f"resolving {cfg['zenodo']['doi']} through {api} ...", err=True)
+        path, spec = fetch_source(name, cfg, dest, api_base=api)
+    except (DownloadError, SourceConfigError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    size = f"{spec.size:,} bytes, " if spec.size is not None else ""
+    typer.echo(f"{spec.name} ({size}md5 {spec.md5}) of {cfg['zenodo']['doi']} unpacked into {path}")
+
+
 def main():  # entry point of the console script
     app()
 

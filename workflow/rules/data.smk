@@ -70,14 +70,27 @@ if any(fetch_of(s) == "zenodo" for s in SOURCES):
     # the published archive, resolved through Zenodo's records API, fetched with its checksum and
     # unpacked atomically (dlenergy.sources.download)
 
+    from dlenergy.sources.download import DownloadError, SourceConfigError
+    from dlenergy.sources.zenodo_api import ZENODO_API, checked_source_config, preflight
+
+    for _s in SOURCES:  # offline, or the API unreachable: one line now, not a failed job later
+        _todo = not Path(f"data/{_s}/raw").is_dir() and not Path(f"data/{_s}/download/{_s}.archive").is_file()
+        if fetch_of(_s) == "zenodo" and _todo:
+            try:
+                preflight(_s, src_cfg(_s), config.get("zenodo_api") or ZENODO_API, timeout=20)
+            except (DownloadError, SourceConfigError) as exc:
+                sys.exit(f"dlenergy: {exc}")
+
     rule download_archive:
         output:
             archive="data/{source}/download/{source}.archive",
+            spec="data/{source}/download/{source}.archive.json",
         wildcard_constraints:
             source=sources_where(lambda s: fetch_of(s) == "zenodo"),
         params:
             source=source_of,
-            src_cfg=lambda wc: dict(src_cfg(wc.source)),
+            src_cfg=lambda wc: checked_source_config(wc.source, src_cfg(wc.source)),
+            api_base=config.get("zenodo_api") or ZENODO_API,
         log:
             f"{LOGS}/download.log",
         benchmark:
@@ -88,13 +101,14 @@ if any(fetch_of(s) == "zenodo" for s in SOURCES):
     rule unpack_archive:
         input:
             archive="data/{source}/download/{source}.archive",
+            spec="data/{source}/download/{source}.archive.json",
         output:
             directory("data/{source}/raw"),
         wildcard_constraints:
             source=sources_where(lambda s: fetch_of(s) == "zenodo"),
         params:
             source=source_of,
-            src_cfg=lambda wc: dict(src_cfg(wc.source)),
+            src_cfg=lambda wc: checked_source_config(wc.source, src_cfg(wc.source)),
         log:
             f"{LOGS}/unpack.log",
         benchmark:

@@ -1,15 +1,26 @@
-"""Fetch a source's published archive (pooch, checksum required, resumable)."""
+"""Resolve a source's pinned Zenodo record through the records API and download its archive.
+
+pooch, md5 from the API, resumable (``.part`` kept on interruption); writes ``output.archive`` and
+``output.spec`` (the file's name, link, size, md5 and the record).  A failure is one line: in the
+log, and alone on stderr; exit status 1.
+"""
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir)))
 from _common import setup
 
-from dlenergy.sources.download import fetch, source_spec
+from dlenergy.sources.download import DownloadError, SourceConfigError
+from dlenergy.sources.zenodo_api import ZENODO_API, download_source
 
 log = setup(snakemake)
-spec = source_spec(snakemake.params.source, snakemake.params.src_cfg)
-out = Path(snakemake.output.archive)
-log.info("fetching %s (known_hash %s) to %s", spec.url, spec.known_hash, out)
-path = fetch(spec.url, spec.known_hash, out.parent, out.name)
-log.info("verified %s (%d bytes)", path, path.stat().st_size)
+archive = Path(snakemake.output.archive)
+try:
+    spec = download_source(snakemake.params.source, snakemake.params.src_cfg, archive,
+                           api_base=snakemake.params.get("api_base") or ZENODO_API,
+                           spec_file=snakemake.output.spec)
+except (DownloadError, SourceConfigError) as exc:
+    log.error("%s", exc)
+    print(f"error: {exc}", file=sys.__stderr__, flush=True)
+    sys.exit(1)
+log.info("verified %s: %s (%d bytes, md5 %s)", archive, spec.name, archive.stat().st_size, spec.md5)

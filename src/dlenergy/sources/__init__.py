@@ -4,6 +4,7 @@ fetcher, and :func:`capabilities`, which says which analyses a source's runs can
 * :mod:`dlenergy.sources.seaa2023` – the SEAA 2023 raw logs (Cloud and Local ML Engineer)
 * :mod:`dlenergy.sources.zenodo`   – the paper's full replication package (Zenodo 10.5281/zenodo.11505891)
 * :mod:`dlenergy.sources.download` – checked, resumable download and atomic unpacking (pooch)
+* :mod:`dlenergy.sources.zenodo_api` – a pinned Zenodo record's files, sizes and md5 from the records API (pooch)
 """
 
 from __future__ import annotations

@@ -1,32 +1,38 @@
 """Checked, resumable download of a published archive and its atomic unpacking.
 
-* :func:`fetch` downloads with :func:`pooch.retrieve` (``known_hash`` required, ``progressbar=False``).
-  pooch streams into a temporary file next to the target and moves it into place only when the
-  checksum matches; a mismatch raises :class:`ChecksumError` and leaves no archive behind.  Over
-  HTTP(S) the bytes are first collected in a persistent ``.<name>.part`` file: a download cut short
-  (connection lost, server closed early) raises :class:`IncompleteDownload`, keeps the part, and the
-  next call resumes it with an HTTP ``Range`` request (or starts over when the server ignores it).
+* :class:`ResumableHTTPDownloader` is a pooch downloader (pass it to :meth:`pooch.Pooch.fetch` or
+  :func:`pooch.retrieve`).  pooch streams into a temporary file next to the target and moves it into
+  place only when the checksum matches; before that, the bytes are collected in a persistent
+  ``.<name>.part`` file: a transfer cut short (connection lost, server closed early, fewer bytes than
+  the ``Content-Length`` or than the size the records API announced) raises
+  :class:`IncompleteDownload`, keeps the part, and the next call resumes it with an HTTP ``Range``
+  request (or starts over when the server ignores it).  A server that cannot be reached raises
+  :class:`Unreachable`; an HTTP error status raises :class:`DownloadError`.  Every message is one line.
+* :func:`fetch` downloads one URL with :func:`pooch.retrieve` (``known_hash`` required); a mismatch
+  raises :class:`ChecksumError` and leaves no archive behind (the next call downloads again).
 * :func:`unpack` checks the archive's hash again, extracts it (zip or tar) into a temporary folder
   next to the destination and renames that folder into place only when extraction finished: no
-  partial dataset is ever at the destination, and nothing is unpacked from an archive whose checksum
-  does not match.
-* :func:`source_spec` reads ``url`` and ``known_hash`` of a source from the config and says clearly
-  what to set when they are missing.
+  partial dataset is ever at the destination, nothing is unpacked from an archive whose checksum
+  does not match, and an archive with a member that would land outside the destination (absolute
+  path, ``..``, a link pointing out) is refused as a whole.
 
-Hashes use pooch's notation: ``sha256:<hex>`` (or a bare sha256), ``md5:<hex>`` (Zenodo lists md5
-checksums on each record page), ``sha1:...``.
+Zenodo records (resolving a DOI's files, sizes and md5 checksums through the records API) are in
+:mod:`dlenergy.sources.zenodo_api`, which uses these pieces.  Hashes use pooch's notation:
+``sha256:<hex>`` (or a bare sha256), ``md5:<hex>`` (what Zenodo lists), ``sha1:...``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import tarfile
 import zipfile
 import zlib
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -39,33 +45,79 @@ log = logging.getLogger(__name__)
 UNPACK_INFO = ".dlenergy-unpacked.json"
 CHUNK = 1 << 16  #: bytes per read; a cut connection loses at most the chunk in flight
 TIMEOUT_S = 60
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
 
 
 class DownloadError(RuntimeError):
-    """The archive could not be fetched or unpacked."""
+    """The archive could not be fetched or unpacked (the message is one line)."""
 
 
 class ChecksumError(DownloadError):
-    """The archive's checksum differs from ``known_hash``."""
+    """The archive's checksum differs from the known one."""
 
 
 class IncompleteDownload(DownloadError):
     """The server sent fewer bytes than announced; the part is kept for a resumed download."""
 
 
+class Unreachable(DownloadError):
+    """The server could not be reached (no network, name resolution, connection refused, timeout)."""
+
+
 class SourceConfigError(ValueError):
-    """A source's download is not configured (missing ``url`` / ``known_hash``)."""
+    """A source's download is not configured correctly (says what to set)."""
 
 
-@dataclass(frozen=True)
-class DownloadSpec:
-    url: str
-    known_hash: str
-    fname: str
+def one_line(text: str) -> str:
+    """``text`` with every run of white space (newlines included) collapsed to one space."""
+    return " ".join(str(text).split())
+
+
+def short_reason(exc: BaseException) -> str:
+    """A short, one-line cause of a :mod:`requests` exception (``[Errno 111] Connection refused``).
+
+    Examples
+    --------
+    >>> import requests
+    >>> short_reason(requests.ConnectionError("Max retries exceeded (Caused by NewConnectionError("
+    ...     "'<conn>: Failed to establish a new connection: [Errno 111] Connection refused'))"))
+    '[Errno 111] Connection refused'
+    >>> short_reason(requests.exceptions.ReadTimeout("read timed out"))
+    'timed out (ReadTimeout)'
+    """
+    import requests
+
+    if isinstance(exc, requests.exceptions.Timeout):
+        return f"timed out ({type(exc).__name__})"
+    m = _ERRNO.search(str(exc))
+    if m:
+        return m.group(0).strip().rstrip(".")
+    text = one_line(str(exc))
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def quiet_pooch() -> Iterator[None]:
+    """Silence pooch's own INFO messages (it logs to stderr); dlenergy logs what it does itself."""
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def archive_name(url: str) -> str:
-    """File name of the archive a URL points to (query and ``/content`` suffix of Zenodo API URLs dropped)."""
+    """File name of the archive a URL points to (query and ``/content`` suffix of Zenodo API URLs dropped).
+
+    Examples
+    --------
+    >>> archive_name("https://zenodo.org/api/records/7828518/files/seaa.zip/content")
+    'seaa.zip'
+    >>> archive_name("https://zenodo.org/records/11505891/files/data.zip?download=1")
+    'data.zip'
+    """
     path = unquote(urlparse(url).path)
     parts = [p for p in path.split("/") if p]
     if parts and parts[-1] == "content" and len(parts) > 1:
@@ -76,85 +128,92 @@ def archive_name(url: str) -> str:
     return name
 
 
-def source_spec(source: str, src_cfg: dict) -> DownloadSpec:
-    """``url``/``known_hash`` of a source, or :class:`SourceConfigError` telling the user what to set."""
-    url = (src_cfg or {}).get("url")
-    known_hash = (src_cfg or {}).get("known_hash")
-    how = (
-        f"set sources.{source}.url and sources.{source}.known_hash in config.yaml (or --config), "
-        f"e.g. known_hash: 'md5:<checksum shown on the Zenodo record page>' or 'sha256:<hex>', "
-        f"or pass --config data_dir=/path/to/the/unpacked/archive to use a copy you already have"
-    )
-    if not url:
-        raise SourceConfigError(f"source '{source}': no download URL configured (url is null); {how}")
-    if "PLACEHOLDER" in str(url).upper():
-        raise SourceConfigError(f"source '{source}': the download URL {url!r} is a placeholder; {how}")
-    if not known_hash or "PLACEHOLDER" in str(known_hash).upper():
-        raise SourceConfigError(
-            f"source '{source}': the archive at {url} has no known checksum (known_hash is {known_hash!r}); "
-            f"refusing to analyse an unverified download; {how}"
-        )
-    return DownloadSpec(str(url), str(known_hash), archive_name(str(url)))
-
-
-def checked_source_config(source: str, src_cfg: dict) -> dict:
-    """``src_cfg`` as a plain dict once :func:`source_spec` accepts it (for a Snakemake params lambda)."""
-    source_spec(source, src_cfg)
-    return dict(src_cfg)
-
-
 class ResumableHTTPDownloader:
-    """A pooch downloader that keeps a ``.part`` file and resumes it with HTTP Range requests."""
+    """A pooch downloader that keeps a ``.part`` file and resumes it with HTTP Range requests.
 
-    def __init__(self, part_file: Path, timeout: float = TIMEOUT_S):
+    Parameters
+    ----------
+    part_file : path
+        Where the bytes received so far are kept between calls.
+    timeout : float
+        Seconds to wait for the connection and for each read.
+    expected_size : int, optional
+        Size the publisher announced (Zenodo's records API): a transfer that ends short of it is
+        incomplete even when the server sent no ``Content-Length``.
+    headers : dict, optional
+        Extra request headers (pooch's user agent for Zenodo).
+    """
+
+    def __init__(self, part_file: Path, timeout: float = TIMEOUT_S, expected_size: int | None = None,
+                 headers: dict | None = None):
         self.part_file = Path(part_file)
         self.timeout = timeout
+        self.expected_size = expected_size
+        self.headers = dict(headers or {})
 
     def __call__(self, url: str, output_file, pooch_obj, check_only: bool = False):
         import requests
 
         if check_only:
-            r = requests.head(url, timeout=self.timeout, allow_redirects=True)
+            r = requests.head(url, timeout=self.timeout, allow_redirects=True, headers=self.headers)
             return r.status_code == 200
         have = self.part_file.stat().st_size if self.part_file.is_file() else 0
-        headers = {"Accept-Encoding": "identity"}
+        headers = {**self.headers, "Accept-Encoding": "identity"}
         if have:
             headers["Range"] = f"bytes={have}-"
         try:
-            with requests.get(url, headers=headers, stream=True, timeout=self.timeout, allow_redirects=True) as r:
-                if have and r.status_code == 416:  # the part is already complete (or longer than the file)
-                    total = _total_from_range(r.headers.get("Content-Range"))
-                    if total is not None and total == have:
-                        self._deliver(output_file)
-                        return None
-                    self.part_file.unlink(missing_ok=True)
-                    raise IncompleteDownload(f"{url}: stale partial download discarded ({have} bytes); try again")
-                r.raise_for_status()
-                if have and r.status_code == 206:
-                    mode, start = "ab", have
-                    total = _total_from_range(r.headers.get("Content-Range"))
-                else:  # 200: the server ignored Range, start over
-                    mode, start = "wb", 0
-                    total = int(r.headers["Content-Length"]) if r.headers.get("Content-Length", "").isdigit() else None
-                self.part_file.parent.mkdir(parents=True, exist_ok=True)
-                got = start
-                with open(self.part_file, mode) as fh:
-                    for chunk in r.iter_content(chunk_size=CHUNK):
-                        if chunk:
-                            fh.write(chunk)
-                            got += len(chunk)
+            r = requests.get(url, headers=headers, stream=True, timeout=self.timeout, allow_redirects=True)
         except requests.exceptions.RequestException as exc:
-            kept = self.part_file.stat().st_size if self.part_file.is_file() else 0
-            raise IncompleteDownload(
-                f"{url}: download interrupted ({type(exc).__name__}: {exc}); {kept} bytes kept in "
-                f"{self.part_file}, run again to resume"
-            ) from exc
+            raise Unreachable(f"cannot download {url} ({short_reason(exc)})") from exc
+        with r:
+            plan = self._plan(url, r, have)
+            if plan is None:  # the part was already complete
+                self._deliver(output_file)
+                return None
+            mode, start, total = plan
+            got = self._stream(url, r, mode, start)
+        total = total if total is not None else self.expected_size
         if total is not None and got != total:
             raise IncompleteDownload(
                 f"{url}: got {got} of {total} bytes; the part is kept in {self.part_file}, run again to resume"
             )
         self._deliver(output_file)
         return None
+
+    def _plan(self, url: str, r, have: int) -> tuple[str, int, int | None] | None:
+        """(file mode, first byte, total size) for this response; None when the part is complete."""
+        if have and r.status_code == 416:  # the part is already complete (or longer than the file)
+            total = _total_from_range(r.headers.get("Content-Range"))
+            if total is None:
+                total = self.expected_size
+            if total is not None and total == have:
+                return None
+            self.part_file.unlink(missing_ok=True)
+            raise IncompleteDownload(f"{url}: stale partial download discarded ({have} bytes); run again")
+        if r.status_code >= 400:
+            raise DownloadError(f"{url}: HTTP {r.status_code} {r.reason or ''}".rstrip())
+        if have and r.status_code == 206:
+            return "ab", have, _total_from_range(r.headers.get("Content-Range"))
+        length = r.headers.get("Content-Length", "")
+        return "wb", 0, int(length) if length.isdigit() else None  # 200: the server ignored Range
+
+    def _stream(self, url: str, r, mode: str, start: int) -> int:
+        import requests
+
+        self.part_file.parent.mkdir(parents=True, exist_ok=True)
+        got = start
+        try:
+            with open(self.part_file, mode) as fh:
+                for chunk in r.iter_content(chunk_size=CHUNK):
+                    if chunk:
+                        fh.write(chunk)
+                        got += len(chunk)
+        except requests.exceptions.RequestException as exc:
+            raise IncompleteDownload(
+                f"{url}: download interrupted ({short_reason(exc)}); {got} bytes kept in "
+                f"{self.part_file}, run again to resume"
+            ) from exc
+        return got
 
     def _deliver(self, output_file) -> None:
         # hand the complete part to pooch (which checks the hash, then moves it into place); the part is
@@ -175,6 +234,16 @@ def _total_from_range(content_range: str | None) -> int | None:
     return None
 
 
+def part_path(dest_dir: str | Path, fname: str) -> Path:
+    """The ``.part`` file that collects ``fname``'s bytes in ``dest_dir`` until they are complete."""
+    return Path(dest_dir) / f".{fname.replace('/', '_')}.part"
+
+
+def checksum_error(where: str, exc: ValueError, hint: str) -> ChecksumError:
+    """pooch's hash-mismatch ``ValueError`` as a one-line :class:`ChecksumError`."""
+    return ChecksumError(one_line(f"{where}: checksum mismatch: {exc} Nothing was unpacked; {hint}"))
+
+
 def fetch(url: str, known_hash: str, dest_dir: str | Path, fname: str | None = None) -> Path:
     """Download ``url`` into ``dest_dir/fname`` unless a file with the right checksum is already there.
 
@@ -188,16 +257,15 @@ def fetch(url: str, known_hash: str, dest_dir: str | Path, fname: str | None = N
     dest_dir.mkdir(parents=True, exist_ok=True)
     fname = fname or archive_name(url)
     scheme = urlparse(url).scheme.lower()
-    downloader = ResumableHTTPDownloader(dest_dir / f".{fname}.part") if scheme in ("http", "https") else None
+    downloader = ResumableHTTPDownloader(part_path(dest_dir, fname)) if scheme in ("http", "https") else None
     try:
-        path = pooch.retrieve(url, known_hash=known_hash, fname=fname, path=dest_dir, progressbar=False,
-                              downloader=downloader)
+        with quiet_pooch():
+            path = pooch.retrieve(url, known_hash=known_hash, fname=fname, path=dest_dir, progressbar=False,
+                                  downloader=downloader)
     except ValueError as exc:
         if "hash" in str(exc).lower():
-            raise ChecksumError(
-                f"{url}: checksum mismatch: {exc}. The download was discarded and nothing was unpacked; "
-                f"if the record was updated on purpose, set known_hash to the new checksum"
-            ) from exc
+            raise checksum_error(url, exc, "if the archive was updated on purpose, set known_hash to "
+                                           "the new checksum") from exc
         raise
     return Path(path)
 
@@ -219,11 +287,37 @@ def verify(archive: str | Path, known_hash: str) -> None:
         )
 
 
-def _safe_target(root: Path, name: str) -> Path:
-    target = (root / name).resolve()
-    if not target.is_relative_to(root.resolve()):
-        raise DownloadError(f"archive member {name!r} would be written outside {root}; refusing to unpack")
-    return target
+class UnsafeArchive(DownloadError):
+    """An archive member would land outside the destination (absolute path, ``..``, a link out)."""
+
+
+def _inside(root: Path, name: str) -> bool:
+    return (root / name).resolve().is_relative_to(root.resolve())
+
+
+def _check_members(archive: Path, into: Path, members: list[tuple[str, str | None, str | None]]) -> None:
+    """Refuse the whole archive if a member, or a link's target, would land outside ``into``.
+
+    ``members``: (name, link text or None, the link's target as a path from the archive root or None).
+    """
+    for name, link, target in members:
+        paths = [name] if link is None else [name, link]
+        escapes = any(os.path.isabs(p) for p in paths) or not _inside(into, name) or (
+            target is not None and not _inside(into, target))
+        if escapes:
+            where = name if link is None else f"{name} -> {link}"
+            raise UnsafeArchive(
+                f"{archive}: member {where!r} would be written outside the destination; refusing to unpack "
+                f"(nothing was unpacked)"
+            )
+
+
+def _tar_member(m: tarfile.TarInfo) -> tuple[str, str | None, str | None]:
+    if m.issym():  # relative to the link's folder
+        return m.name, m.linkname, os.path.join(os.path.dirname(m.name), m.linkname)
+    if m.islnk():  # relative to the archive root
+        return m.name, m.linkname, m.linkname
+    return m.name, None, None
 
 
 def _extract(archive: Path, into: Path) -> None:
@@ -232,17 +326,19 @@ def _extract(archive: Path, into: Path) -> None:
             bad = zf.testzip()
             if bad is not None:
                 raise DownloadError(f"{archive}: member {bad!r} is corrupt (CRC mismatch); refusing to unpack")
-            for m in zf.infolist():
-                _safe_target(into, m.filename)
+            _check_members(archive, into, [(m.filename, None, None) for m in zf.infolist()])
             zf.extractall(into)
         return
     if tarfile.is_tarfile(archive):
         with tarfile.open(archive) as tf:
-            for m in tf.getmembers():
-                _safe_target(into, m.name)
-            tf.extractall(into, filter="data")
+            members = tf.getmembers()
+            _check_members(archive, into, [_tar_member(m) for m in members])
+            try:
+                tf.extractall(into, members=members, filter="data")
+            except tarfile.FilterError as exc:  # device files, odd modes: what the "data" filter refuses
+                raise UnsafeArchive(f"{archive}: {one_line(exc)}; refusing to unpack (nothing was unpacked)") from exc
         return
-    raise DownloadError(f"{archive}: not a zip or tar archive")
+    raise DownloadError(f"{archive}: not a zip or tar archive; nothing was unpacked")
 
 
 def unpack(archive: str | Path, out_dir: str | Path, known_hash: str | None = None, *, meta: dict | None = None) -> Path:
@@ -260,7 +356,9 @@ def unpack(archive: str | Path, out_dir: str | Path, known_hash: str | None = No
         try:
             _extract(archive, tmp)
         except (zipfile.BadZipFile, zlib.error, tarfile.TarError, EOFError) as exc:
-            raise DownloadError(f"{archive}: corrupt archive ({type(exc).__name__}: {exc}); nothing was unpacked") from exc
+            raise DownloadError(
+                f"{archive}: corrupt archive ({type(exc).__name__}: {one_line(exc)}); nothing was unpacked"
+            ) from exc
         info = {"archive": archive.name, "known_hash": known_hash, **(meta or {})}
         (tmp / UNPACK_INFO).write_text(json.dumps(info, indent=2) + "\n")
     return out_dir

@@ -78,9 +78,12 @@ images" (training + validation full batches); normalising by training images onl
 (3.75e-4 W/MB × process RSS) adds about 1.4 % (GPU-only: 0.389 J/image for VGG16).  Trimming 3
 samples at each end, and cleaning itself, move the medians by well under 1 %.
 
-Download.  When no ``data_dir`` is given, the pipeline fetches the archive from ``sources.seaa2023.url``
-through :mod:`dlenergy.sources.download` (checksum ``known_hash``, atomic unpack) and converts the
-unpacked folder; :data:`ZENODO_RECORD` is the published record.
+Download.  Besides the embedded archive, the logs can come from the pinned Zenodo record
+(``fetch: zenodo``, ``zenodo: {doi: 10.5281/zenodo.7828518}``): :func:`fetch_raw` resolves the
+record's files, sizes and md5 checksums through Zenodo's records API and downloads and unpacks its
+single archive (pooch, resumable, md5-checked, atomic unpack; :mod:`dlenergy.sources.zenodo_api`);
+the unpacked snapshot of GAISSA-UPC/seaa2023_ect holds ``data/metrics/raw/``, which
+:func:`convert_seaa2023` finds below its top-level folder.
 """
 
 from __future__ import annotations
@@ -295,16 +298,19 @@ def build_runs(raw_dir: str | Path) -> tuple[pd.DataFrame, dict[str, tuple[Path,
     return runs, files, ledger
 
 
-def fetch_raw(dest: str | Path, url: str, known_hash: str) -> Path:
-    """Download the published archive (checked, resumable) and unpack it atomically into ``dest``.
+def fetch_raw(dest: str | Path, *, api_base: str | None = None, file: str | None = None,
+              known_hash: str | None = None) -> Path:
+    """Download the Zenodo record :data:`ZENODO_DOI` (records API, md5-checked) and unpack it into ``dest``.
 
-    ``url``/``known_hash`` come from the config (``sources.seaa2023``); :data:`ZENODO_RECORD` lists
-    the record's files and their md5 checksums (``known_hash: "md5:<hex>"``).  Returns ``dest``, to
-    pass to :func:`convert_seaa2023`.
+    ``api_base`` defaults to Zenodo's records API; ``file`` (name or glob) picks a file when the
+    record holds more than one archive; ``known_hash`` optionally pins it.  Returns ``dest``, to pass
+    to :func:`convert_seaa2023`.  Failures raise a one-line
+    :class:`~dlenergy.sources.download.DownloadError`.
     """
-    from .download import fetch_and_unpack
+    from .zenodo_api import ZENODO_API, fetch_source
 
-    return fetch_and_unpack(url, known_hash, dest)
+    cfg = {"zenodo": {"doi": ZENODO_DOI, "file": file, "known_hash": known_hash}}
+    return fetch_source("seaa2023", cfg, dest, api_base=api_base or ZENODO_API)[0]
 
 
 def convert_seaa2023(raw_dir: str | Path, out_dir: str | Path) -> pd.DataFrame:

@@ -31,6 +31,11 @@ from ``total ram (GB)``; ``gflops`` from ``GFLOPs``; ``return_code`` from ``retu
 0, as the authors fill it); ``train_start`` from ``start time``; ``epochs_trained``, ``images_seen``
 (``total seen images``), ``f1`` (``f1-score``), ``accuracy``, ``precision``, ``recall`` when present.
 Logs are hard-linked (or copied) unchanged; epoch files become ``epochs.csv``.
+
+Download.  :func:`fetch_raw` resolves the pinned record :data:`ZENODO_DOI` through Zenodo's
+records API (file names, sizes, md5) and downloads and unpacks its archive (pooch, resumable,
+md5-checked, atomic unpack; :mod:`dlenergy.sources.zenodo_api`); the pipeline does the same for
+``fetch: zenodo`` (``sources.zenodo.zenodo``) when no ``data_dir`` is given.
 """
 
 from __future__ import annotations
@@ -273,6 +278,19 @@ def build_runs(raw_root: str | Path):
     else:
         runs = pd.DataFrame(columns=list(RUNS_REQUIRED))
     return runs, files, ledger, lay
+
+
+def fetch_raw(dest: str | Path, *, api_base: str | None = None, file: str | None = None,
+              known_hash: str | None = None) -> Path:
+    """Download the replication package (record :data:`ZENODO_DOI`, records API) and unpack it into ``dest``.
+
+    ``file`` (name or glob) picks the archive when the record holds several; ``known_hash``
+    optionally pins it.  Returns ``dest``, to pass to :func:`convert_zenodo`.
+    """
+    from .zenodo_api import ZENODO_API, fetch_source
+
+    cfg = {"zenodo": {"doi": ZENODO_DOI, "file": file, "known_hash": known_hash}}
+    return fetch_source("zenodo", cfg, dest, api_base=api_base or ZENODO_API)[0]
 
 
 def convert_zenodo(raw_root: str | Path, out_dir: str | Path) -> pd.DataFrame:
