@@ -54,6 +54,7 @@ def test_real_synthetic_and_missing(tmp_path):
     # skipped everywhere: not reproduced, every source's reason
     assert "not reproduced" in rows["Figure 9"]
     assert "seaa2023: no epoch markers; sample: too few runs" in rows["Figure 9"]
+    assert "descriptive (the paper's design, not a measurement)" in rows["Table 2"]
     assert md.rstrip().endswith("Report: `snakemake --report r.html`")
 
 

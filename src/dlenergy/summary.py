@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .scorecard import DESCRIPTIVE, FAIL, NA, PASS, SYNTHETIC
+from .scorecard import DESCRIPTIVE, DESCRIPTIVE_PREFIXES, FAIL, NA, PASS, SYNTHETIC
 
 WITHIN_RANGE = "within outlier-seed range"  #: a verdict the robustness step may add to the scorecard
 
@@ -123,8 +123,10 @@ def _verdicts(r) -> str:
     return ", ".join(parts) if parts else "no number of the paper to compare"
 
 
-def _cell(group: pd.DataFrame) -> tuple[str, str]:
+def _cell(group: pd.DataFrame, artifact: Artifact) -> tuple[str, str]:
     """(where it was reproduced, the verdicts on real data) for one artefact."""
+    if artifact.keys and all(k.startswith(DESCRIPTIVE_PREFIXES) for k in artifact.keys):
+        return "descriptive (the paper's design, not a measurement)", "not reproduced: listed in the scorecard as descriptive"
     real = group[group["real"] & group["produced"]]
     judged = real[(real[PASS] + real[FAIL] + real[WITHIN_RANGE]) > 0]
     synth = group[~group["real"] & group["produced"]]
@@ -145,8 +147,9 @@ def to_markdown(table: pd.DataFrame, labels: dict[str, str], report_cmd: str) ->
     for s, label in labels.items():
         lines.append(f"- `{s}`: {label} — results in `results/{s}/` (scorecard: `results/{s}/scorecard.md`)")
     lines += ["", "| paper | what | reproduced from | verdicts of the paper's numbers on real data |", "|---|---|---|---|"]
+    by_name = {a.name: a for a in ARTIFACTS}
     for name, group in table.groupby("artifact", sort=False):
-        where, verdict = _cell(group)
+        where, verdict = _cell(group, by_name[name])
         lines.append(f"| {name} | {group['what'].iloc[0]} | {where} | {verdict.replace('|', '/')} |")
     lines += ["", "Verdicts come from each real source's scorecard (tolerances in `config.yaml`, `scorecard.tolerances`).",
               "Numbers computed on synthetic data carry no verdict: they show that the pipeline runs, not that the paper "
