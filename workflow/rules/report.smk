@@ -62,6 +62,8 @@ rule scorecard:
         tables=REPORT_TABLES,
         summary=f"{RESULTS}/clean/summary.csv",
         dataset=canonical_dir(),
+        # outlier-seed ranges (workflow/rules/robustness.smk), when this run makes them or they exist
+        robustness=robustness_for_scorecard,
     output:
         csv=report(
             f"{RESULTS}/scorecard.csv",
@@ -75,6 +77,7 @@ rule scorecard:
         produced=[p[len(RESULTS) + 1 :] for p in REPORT_TABLES] + ["clean/summary.csv"],
         tolerances=REPORT_CFG.get("tolerances", {}),
         targets=REPORT_CFG.get("targets"),
+        robustness_variants=ROBUST_CFG.get("verdict_variants", ["configured", "authors"]),
         source=SOURCE,
     resources:
         mem_mb=1000,
