@@ -425,11 +425,12 @@ def _jobs(rcfg: RobustnessConfig, seed: int, n_jobs: int) -> list[tuple[str, lis
 
 
 def seed_values(pre: pd.DataFrame, cleaning: CleaningConfig, stats_cfg: S.StatsConfig, rcfg: RobustnessConfig,
-                seed: int, keys: Iterable[str], n_jobs: int = 1) -> tuple[pd.DataFrame, list[str]]:
+                seed: int, keys: Iterable[str], n_jobs: int = 1, verbose: int = 0) -> tuple[pd.DataFrame, list[str]]:
     """Every statistic under every variant and seed: one row per (variant, seed, statistic).
 
     ``pre``: the runs before the outlier stage (:func:`pre_outlier_runs`); ``keys``: the scorecard keys
-    that name the numbers; seeds run in parallel over ``n_jobs`` processes (joblib).  Numbers are in
+    that name the numbers; seeds run in parallel over ``n_jobs`` processes (joblib; ``verbose``: its
+    progress messages on stderr).  Numbers are in
     ``value``, Dunn's pair sets in ``text``.  Returns the table and notes on the authors' features.
     """
     from joblib import Parallel, delayed
@@ -437,7 +438,7 @@ def seed_values(pre: pd.DataFrame, cleaning: CleaningConfig, stats_cfg: S.StatsC
     pre_a, authors_columns, notes = add_authors_features(pre, rcfg.authors_features)
     jobs = _jobs(rcfg, seed, n_jobs)
     frames = {v: (pre_a if v == "authors" else pre) for v in rcfg.variants}
-    results = Parallel(n_jobs=n_jobs)(
+    results = Parallel(n_jobs=n_jobs, verbose=verbose)(
         delayed(_batch)(frames[v], v, seeds, cleaning, rcfg, authors_columns, stats_cfg) for v, seeds in jobs)
     name = Namer(keys)
     rows = []
@@ -661,7 +662,8 @@ def summarize(seeds: pd.DataFrame, targets: pd.DataFrame | None = None, *, seed:
 
 def robustness(runs: pd.DataFrame, ingest_ledger: pd.DataFrame | None, cleaning: CleaningConfig,
                stats_cfg: S.StatsConfig, rcfg: RobustnessConfig, *, seed: int, targets: pd.DataFrame | None = None,
-               tolerances: dict | None = None, n_jobs: int = 1) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+               tolerances: dict | None = None, n_jobs: int = 1,
+               verbose: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """The whole sensitivity analysis of an ingested runs table: (summary, per-seed values, notes).
 
     ``runs`` and ``ingest_ledger``: the pipeline's ``runs.parquet`` and ``ingest_ledger.csv``;
@@ -669,7 +671,7 @@ def robustness(runs: pd.DataFrame, ingest_ledger: pd.DataFrame | None, cleaning:
     """
     targets = SC.read_targets() if targets is None else targets
     pre = pre_outlier_runs(runs, ingest_ledger, cleaning)
-    values, notes = seed_values(pre, cleaning, stats_cfg, rcfg, seed, targets["key"], n_jobs=n_jobs)
+    values, notes = seed_values(pre, cleaning, stats_cfg, rcfg, seed, targets["key"], n_jobs=n_jobs, verbose=verbose)
     summary = summarize(values, targets, seed=seed, alpha=stats_cfg.alpha, tolerances=tolerances)
     notes = [f"{len(pre)} runs enter the outlier stage; seeds {seed} .. {seed + rcfg.n_seeds - 1}"] + notes
     return summary, values, notes

@@ -63,7 +63,7 @@ rule scorecard:
         summary=f"{RESULTS}/clean/summary.csv",
         dataset=canonical_dir(),
         # outlier-seed ranges (workflow/rules/robustness.smk), when this run makes them or they exist
-        robustness=robustness_for_scorecard,
+        robustness=ROBUSTNESS_FOR_SCORECARD,
     output:
         csv=report(
             f"{RESULTS}/scorecard.csv",

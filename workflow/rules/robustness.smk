@@ -13,12 +13,10 @@ ROBUSTNESS_OUT = {
     "seeds": f"{RESULTS}/tables/robustness_seeds.parquet",
 }
 
-
-def robustness_for_scorecard(wildcards):
-    """robustness.csv when this run makes it (robustness.in_default_run) or it already exists, else nothing."""
-    if ROBUST_CFG.get("in_default_run", False) or Path(ROBUSTNESS_CSV).exists():
-        return ROBUSTNESS_CSV
-    return []
+#: the scorecard's input: robustness.csv when this run makes it (robustness.in_default_run) or it exists
+ROBUSTNESS_FOR_SCORECARD = (
+    ROBUSTNESS_CSV if ROBUST_CFG.get("in_default_run", False) or Path(ROBUSTNESS_CSV).exists() else []
+)
 
 
 rule robustness:

@@ -27,7 +27,7 @@ rcfg = R.RobustnessConfig.from_dict(p.robustness)
 t0 = time.perf_counter()
 summary, values, notes = R.robustness(runs, ledger, cleaning, S.StatsConfig.from_dict(p.stats), rcfg, seed=p.seed,
                                       targets=SC.read_targets(p.targets), tolerances=p.tolerances,
-                                      n_jobs=snakemake.threads)
+                                      n_jobs=snakemake.threads, verbose=10)  # progress: in the log
 log.info("%d seeds x %s on %d worker(s): %.1f s; %s", rcfg.n_seeds, list(rcfg.variants), snakemake.threads,
          time.perf_counter() - t0, "; ".join(notes))
 write_csv(summary, out.robustness, label)
