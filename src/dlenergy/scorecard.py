@@ -9,7 +9,10 @@ paper's numbers) gets one row: the paper's value, the value the pipeline reprodu
   the row is missing, the group is too small, or the pipeline does not make that table); the
   ``note`` column says why;
 * ``descriptive`` -- design facts and method definitions (``table2_models_at_128px.*``,
-  ``environments.*``, ``baselines.*``), listed but not reproduced.
+  ``environments.*``, ``baselines.*``), listed but not reproduced;
+* ``within outlier-seed range`` -- a ``fail`` whose paper value lies in the range the number takes
+  over the seeds of the outlier stage (``tables/robustness.csv`` of :mod:`dlenergy.robustness`, when
+  given: the paper's unseeded Isolation Forest could have produced it); the note gives the range.
 
 Reproduced values are **read** from the pipeline's tables (``tables/*.csv``, ``clean/summary.csv``),
 never recomputed: :func:`spec_for` says, in one place, which table, row and column each key reads
@@ -64,6 +67,7 @@ PASS, FAIL, NA, DESCRIPTIVE = "pass", "fail", "not available", "descriptive"
 #: the verdict of every comparable number of a simulated source: the numbers are shown, but a
 #: reproduction of the paper on simulated data is no evidence either way
 SYNTHETIC = "synthetic: no verdict"
+WITHIN_SEEDS = "within outlier-seed range"
 COLUMNS = ["key", "section", "kind", "paper", "reproduced", "abs_diff", "rel_diff", "tolerance", "verdict",
            "table", "row", "column", "note"]
 
@@ -418,7 +422,8 @@ def _sample_size(rows: pd.DataFrame) -> str:
 
 def build_scorecard(results_dir: str | Path, targets_csv: str | Path | None = None, tolerances: dict | None = None,
                     produced: list[str] | None = None, config: dict | None = None,
-                    synthetic: bool = False) -> pd.DataFrame:
+                    synthetic: bool = False, robustness: str | Path | pd.DataFrame | None = None,
+                    robustness_variants: tuple[str, ...] = ("configured", "authors")) -> pd.DataFrame:
     """One row per key of ``targets_csv`` (see the module docstring).
 
     ``synthetic``: the source is simulated; every number that would be judged gets the verdict
@@ -427,6 +432,7 @@ def build_scorecard(results_dir: str | Path, targets_csv: str | Path | None = No
     ``produced``: the table paths (relative to ``results_dir``) the pipeline declares for this source;
     a mapped table outside it is "not available: the pipeline does not produce it" (None: look at the
     files).  ``config``: the run's configuration, for the targets that are method settings (FLUSS).
+    ``robustness``: ``tables/robustness.csv`` (path or frame) for :func:`seed_range_verdicts`.
     """
     targets = read_targets(targets_csv)
     specs = mapping(targets["key"])
@@ -453,11 +459,54 @@ def build_scorecard(results_dir: str | Path, targets_csv: str | Path | None = No
                 row.update(reproduced=found.value, abs_diff=j.abs_diff, rel_diff=j.rel_diff, tolerance=j.tolerance,
                            verdict=SYNTHETIC if synthetic else j.verdict, note=note)
         rows.append(row)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    card = pd.DataFrame(rows, columns=COLUMNS)
+    if robustness is not None:
+        rob = robustness if isinstance(robustness, pd.DataFrame) else pd.read_csv(robustness, keep_default_na=False)
+        card = seed_range_verdicts(card, rob, robustness_variants)
+    return card
+
+
+def _seed_range_note(r) -> str:
+    """The seed range of one robustness.csv row, for the scorecard's note."""
+    what = f"the paper's value lies in the outlier-seed range of the {r['variant']} variant"
+    if r["kind"] == "pair_set":
+        return f"{what}: the paper's pair set under {float(r['share_conclusion_holds']):.0%} of {r['n_seeds']} seeds"
+    return (f"{what}: [{_num(r['min'])}, {_num(r['max'])}] over {r['n_seeds']} seeds "
+            f"(p5-p95 {_num(r['p5'])}-{_num(r['p95'])})")
+
+
+def seed_range_verdicts(card: pd.DataFrame, robustness: pd.DataFrame,
+                        variants: tuple[str, ...] = ("configured", "authors")) -> pd.DataFrame:
+    """``fail`` rows whose paper value lies in the outlier-seed range of one of ``variants`` get the
+    verdict :data:`WITHIN_SEEDS` and the range in their note; every other row is unchanged.
+
+    ``robustness``: ``tables/robustness.csv`` (columns ``statistic``, ``variant``, ``kind``, ``min``,
+    ``p5``, ``p95``, ``max``, ``n_seeds``, ``share_conclusion_holds``, ``paper_within_range``).
+
+    Examples
+    --------
+    >>> card = pd.DataFrame({"key": ["a", "b"], "verdict": [FAIL, FAIL], "note": ["", ""]})
+    >>> rob = pd.DataFrame({"statistic": ["a", "b"], "variant": "authors", "kind": "shapiro_w", "min": [0.55, 0.6],
+    ...                     "p5": 0.6, "p95": 0.64, "max": [0.66, 0.7], "n_seeds": 100,
+    ...                     "share_conclusion_holds": 1.0, "paper_within_range": [True, False]})
+    >>> seed_range_verdicts(card, rob)["verdict"].tolist()
+    ['within outlier-seed range', 'fail']
+    """
+    within = robustness["paper_within_range"].astype(str).str.strip().str.lower() == "true"
+    rob = robustness[within & robustness["variant"].isin(list(variants))]
+    notes = {k: "; ".join(_seed_range_note(r) for _, r in g.iterrows()) for k, g in rob.groupby("statistic", sort=False)}
+    out = card.copy()
+    hit = (out["verdict"] == FAIL) & out["key"].isin(list(notes))
+    out.loc[hit, "verdict"] = WITHIN_SEEDS
+    out.loc[hit, "note"] = [
+        "; ".join(s for s in (str(n) if isinstance(n, str) else "", notes[k]) if s)
+        for k, n in zip(out.loc[hit, "key"], out.loc[hit, "note"])
+    ]
+    return out
 
 
 def counts(card: pd.DataFrame) -> dict[str, int]:
-    return {v: int((card["verdict"] == v).sum()) for v in (PASS, FAIL, SYNTHETIC, NA, DESCRIPTIVE)}
+    return {v: int((card["verdict"] == v).sum()) for v in (PASS, FAIL, WITHIN_SEEDS, SYNTHETIC, NA, DESCRIPTIVE)}
 
 
 def _num(x) -> str:
@@ -479,8 +528,9 @@ def to_markdown(card: pd.DataFrame, source: str, label: str | None = None) -> st
     if label:
         synthetic = "synthetic" in label.lower() or "simulated" in label.lower()
         lines += [f"> **{'SYNTHETIC DATA' if synthetic else 'Data'}:** {label}", ""]
+    within = f"{c[WITHIN_SEEDS]} within outlier-seed range, " if c[WITHIN_SEEDS] else ""
     judged = (f"{c[SYNTHETIC]} shown without a verdict (synthetic data: no evidence about the paper either way)"
-              if c[SYNTHETIC] else f"{c[PASS]} pass, {c[FAIL]} fail")
+              if c[SYNTHETIC] else f"{c[PASS]} pass, {c[FAIL]} fail, {within}".rstrip(", "))
     lines += [
         f"**{judged}, {c[NA]} not available from this source, "
         f"{c[DESCRIPTIVE]} descriptive** (of {len(card)} numbers in `paper_targets.csv`).",
@@ -489,7 +539,12 @@ def to_markdown(card: pd.DataFrame, source: str, label: str | None = None) -> st
         "come from config `scorecard.tolerances`. rel = reproduced / paper - 1.",
         "",
     ]
-    verdict_mark = {PASS: "pass", FAIL: "**FAIL**", NA: "n/a", DESCRIPTIVE: "descriptive", SYNTHETIC: "synthetic: no verdict"}
+    if c[WITHIN_SEEDS]:
+        lines += [f"*{WITHIN_SEEDS}*: outside the tolerance, but the paper's value lies in the range the number "
+                  "takes over the seeds of the outlier stage (`tables/robustness.csv`, "
+                  "`figures/robustness_seeds.png`).", ""]
+    verdict_mark = {PASS: "pass", FAIL: "**FAIL**", WITHIN_SEEDS: "within seed range", NA: "n/a",
+                    DESCRIPTIVE: "descriptive", SYNTHETIC: "synthetic: no verdict"}
     body = card[card["verdict"] != DESCRIPTIVE]
     table = pd.DataFrame({
         "key": "`" + body["key"] + "`",

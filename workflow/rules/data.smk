@@ -13,7 +13,9 @@ def raw_of(wildcards):
 
 def fetch_of(source):
     """How a converted source without a path gets its raw folder: embedded (in the repo) or zenodo."""
-    return None if source_path(source) else src_cfg(source).get("fetch", "zenodo")
+    if layout_of(source) not in ("seaa2023", "zenodo") or source_path(source):
+        return None
+    return src_cfg(source).get("fetch", "zenodo")
 
 
 def embedded_files(wildcards):

@@ -66,6 +66,8 @@ rule scorecard:
         tables=REPORT_TABLES,
         summary=f"{RESULTS}/clean/summary.csv",
         dataset=dataset_of,
+        # outlier-seed ranges (workflow/rules/robustness.smk), when this run makes them or they exist
+        robustness=robustness_for_scorecard,
     output:
         csv=registered(f"{RESULTS}/scorecard.csv", "../report/report_scorecard.rst", "Scorecard", table="scorecard"),
         md=f"{RESULTS}/scorecard.md",
@@ -74,6 +76,7 @@ rule scorecard:
         produced=[p[len(RESULTS) + 1 :] for p in REPORT_TABLES] + ["clean/summary.csv"],
         tolerances=REPORT_CFG.get("tolerances", {}),
         targets=REPORT_CFG.get("targets"),
+        robustness_variants=ROBUST_CFG.get("verdict_variants", ["configured", "authors"]),
         source=source_of,
     resources:
         mem_mb=1000,
