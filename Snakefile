@@ -20,6 +20,7 @@ include: "workflow/rules/ingest.smk"
 include: "workflow/rules/clean.smk"
 include: "workflow/rules/stats.smk"
 include: "workflow/rules/estimators.smk"
+include: "workflow/rules/claims.smk"
 include: "workflow/rules/report.smk"
 
 
