@@ -320,6 +320,13 @@ def dunn_z(data: dict[Any, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["group_a", "group_b", "dunn_z"])
 
 
+def _delta_columns(a: np.ndarray, b: np.ndarray, boot: BootstrapConfig | None) -> dict:
+    """Cliff's δ of a pair, its bootstrap CI (NaN without ``boot``) and the CI's note."""
+    ci = cliffs_delta_ci(a, b, boot) if boot else Interval(np.nan, np.nan, "off")
+    return {"cliffs_delta": cliffs_delta(a, b), "cliffs_delta_ci_low": ci.low, "cliffs_delta_ci_high": ci.high,
+            "ci_note": ci_note(cliffs_delta=ci) if boot else ""}
+
+
 def kruskal_dunn(
     df: pd.DataFrame,
     value: str,
@@ -364,20 +371,17 @@ def kruskal_dunn(
     order_s = [str(g) for g in names]
     raw, adj = raw.loc[order_s, order_s], adj.loc[order_s, order_s]
     matrix = adj.rename(index=key, columns=key)
-    z = dunn_z(kept)
     rows = []
-    for r in z.itertuples(index=False):
+    for r in dunn_z(kept).itertuples(index=False):
         a, b = r.group_a, r.group_b
         pa = float(adj.loc[str(a), str(b)])
-        ci = cliffs_delta_ci(kept[a], kept[b], boot or BootstrapConfig(n_resamples=0))
         rows.append({
             "variable": value, "group_by": group, "group_a": a, "group_b": b,
             "n_a": len(kept[a]), "n_b": len(kept[b]),
             "median_a": float(np.median(kept[a])), "median_b": float(np.median(kept[b])),
             "dunn_z": float(r.dunn_z), "p_unadjusted": float(raw.loc[str(a), str(b)]), "p_adjusted": pa,
-            "p_adjust": padj, "significant": bool(pa < alpha), "cliffs_delta": cliffs_delta(kept[a], kept[b]),
-            "cliffs_delta_ci_low": ci.low, "cliffs_delta_ci_high": ci.high,
-            "status": STATUS_OK, "note": "", "ci_note": ci_note(cliffs_delta=ci) if boot else "",
+            "p_adjust": padj, "significant": bool(pa < alpha), **_delta_columns(kept[a], kept[b], boot),
+            "status": STATUS_OK, "note": "",
         })
     pairs = pd.DataFrame(rows, columns=PAIR_COLUMNS)
     nd = [(r.group_a, r.group_b) for r in pairs.itertuples() if not r.significant]
