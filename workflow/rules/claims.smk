@@ -5,6 +5,11 @@
 
 from dlenergy.claims import ROBUSTNESS_TABLE, load_claims, tables_of
 
+# light, local job (no cluster submission under a SLURM profile)
+localrules:
+    claims,
+
+
 CLAIM_TABLES = sorted(tables_of(load_claims()) | {ROBUSTNESS_TABLE})
 
 
