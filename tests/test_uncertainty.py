@@ -115,9 +115,12 @@ def test_degenerate_and_small_samples():
     # a constant x: ρ undefined, no interval, no exception
     flat = U.spearman_ci(np.ones(20), np.arange(20.0), BOOT)
     assert flat.method == "n/a" and np.isnan(flat.low)
-    # BCa undefined (every jackknife median equal) but the bootstrap distribution is not: percentile
-    tied = U.median_ci([1.0] * 6 + [2.0] + [3.0] * 6, BOOT)
-    assert tied.method in ("percentile", "BCa") and tied.low <= 2.0 <= tied.high
+    # BCa undefined (every jackknife median is 5: the acceleration is 0/0) but the bootstrap distribution
+    # is not degenerate: the percentile interval of the same resamples, and the note says so
+    x = np.array([0.0] * 3 + [5.0] * 5 + [10.0] * 3)
+    tied = U.median_ci(x, BOOT)
+    assert tied.method == "percentile" and "BCa undefined" in tied.note
+    assert (tied.low, tied.high) == pytest.approx(scipy_ci((x,), np.median, method="percentile"))
 
 
 def test_bad_config_raises_with_the_key():
