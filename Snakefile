@@ -37,6 +37,7 @@ include: "workflow/rules/clean.smk"
 include: "workflow/rules/stats.smk"
 include: "workflow/rules/estimators.smk"
 include: "workflow/rules/robustness.smk"
+include: "workflow/rules/claims.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -68,7 +68,8 @@ def runs():
 
 @pytest.fixture(scope="module")
 def cfg():
-    return S.StatsConfig()
+    # few resamples: these tests check the statistics; the CIs themselves are tested in test_uncertainty.py
+    return S.StatsConfig(bootstrap={"n_resamples": 199})
 
 
 def _groups(df, value, group):
@@ -288,3 +289,32 @@ def test_seaa2023_rq1_kruskal(seaa_runs, cfg):
     row = best[best.statistic == "max pairwise reduction (best combination)"].iloc[-1]
     assert row["from"] == "local_ml_engineer / vgg16" and row["to"] == "local_ml_engineer / mobilenet_v2"
     assert row.reduction == pytest.approx(0.8072, abs=0.03)  # paper §5.1: 80.72 %
+
+
+def test_seaa2023_cis_contain_their_estimates(seaa_runs):
+    """On the real data every bootstrap CI holds its point estimate, and δ = ±1 pairs are [δ, δ]."""
+    cfg = S.StatsConfig(p_adjust="bonferroni", bootstrap={"n_resamples": 1999})
+    out = {**S.rq1_tables(seaa_runs, cfg), **S.tradeoff_tables(seaa_runs, cfg)}
+    tr = out["tradeoff"]
+    for m in S.TRADEOFF_METRICS:
+        c = f"median_{m}"
+        assert ((tr[f"{c}_ci_low"] <= tr[c]) & (tr[c] <= tr[f"{c}_ci_high"])).all(), c
+    red = out["reductions"]
+    for c in ("reduction", "f1_decrease"):
+        assert ((red[f"{c}_ci_low"] <= red[c]) & (red[c] <= red[f"{c}_ci_high"])).all(), c
+        assert (red[f"{c}_ci_high"] > red[f"{c}_ci_low"]).all(), c
+    d = out["kruskal_dunn_rq1_dunn"]
+    assert ((d.cliffs_delta_ci_low <= d.cliffs_delta) & (d.cliffs_delta <= d.cliffs_delta_ci_high)).all()
+    sep = d[d.cliffs_delta.abs() == 1]
+    assert len(sep) and (sep.cliffs_delta_ci_low == sep.cliffs_delta).all() and sep.ci_note.str.contains("degenerate").all()
+    t6 = out["table6_spearman_flops"]
+    assert ((t6.rho_ci_low < t6.rho) & (t6.rho < t6.rho_ci_high)).all()
+
+
+def test_markdown_shows_cis_beside_their_values():
+    df = pd.DataFrame({"group": ["a"], "reduction": [0.6378], "reduction_ci_low": [0.6321], "reduction_ci_high": [0.6413],
+                       "rho": [0.79], "rho_ci_low": [np.nan], "rho_ci_high": [np.nan], "ci_note": [""]})
+    md = S.markdown_table(df)
+    head, _, row = md.split("\n")
+    assert head == "| group | reduction [CI] | rho [CI] | ci_note |"
+    assert row == "| a | 63.78 % [63.21 %, 64.13 %] | 0.79 |  |"

@@ -9,7 +9,11 @@ Tests, as the paper uses them:
   and Cliff's δ beside each pair (§4.1, §4.2, Table 7);
 * correlations: one-sided Spearman ρ (``alternative="greater"``) (Table 6, RQ 2.2);
 * trade-offs: medians per environment × architecture (Figure 2), pairwise energy reductions and the
-  F1 change they cost, the energy–F1 Pareto front, F1 per kWh.
+  F1 change they cost, the energy–F1 Pareto front, F1 per kWh;
+* uncertainty (:mod:`dlenergy.uncertainty`): a seeded bootstrap CI beside every median of the
+  trade-off table (``<column>_ci_low``/``_ci_high``), every reduction and F1 decrease (two samples
+  resampled independently), every Spearman ρ (pairs resampled) and every Dunn pair's Cliff's δ;
+  ``ci_note`` says where an interval is not the configured method (degenerate, percentile, n/a).
 
 Nothing here raises on small or degenerate data: a group with fewer than ``min_n`` runs, a single
 group, a constant variable or an empty selection gives a row whose ``status`` is ``insufficient`` or
@@ -29,6 +33,8 @@ import numpy as np
 import pandas as pd
 import scikit_posthocs as sp
 from scipy import stats as ss
+
+from .uncertainty import BootstrapConfig, Interval, cliffs_delta_ci, median_ci, reduction_ci, spearman_ci
 
 MIN_N = 3  #: fewest runs in a group for Shapiro-Wilk, Levene and Kruskal-Wallis
 
@@ -92,6 +98,10 @@ class StatsConfig:
     ram_column: str = "total_ram_gb"
     #: RQ3.1 batch/input-size sub-experiment: column -> value(s) (null = any)
     batch_input: dict = field(default_factory=lambda: {"architecture": "inception_v3"})
+    #: bootstrap CIs: n_resamples (0 = off), confidence, method (dlenergy.uncertainty.BootstrapConfig)
+    bootstrap: dict = field(default_factory=dict)
+    #: master seed of the bootstrap (config ``seed``)
+    seed: int = 42
 
     @classmethod
     def from_dict(cls, d: dict | None) -> StatsConfig:
@@ -107,6 +117,12 @@ class StatsConfig:
     @property
     def p_adjust_name(self) -> str:
         return self.p_adjust or "none"
+
+    @property
+    def boot(self) -> BootstrapConfig | None:
+        """The bootstrap of the CIs, or None when switched off (``bootstrap.n_resamples: 0``)."""
+        b = BootstrapConfig.from_dict(self.bootstrap, seed=self.seed)
+        return b if b.enabled else None
 
 
 @dataclass
@@ -276,8 +292,14 @@ class KruskalDunn:
 
 PAIR_COLUMNS = [
     "variable", "group_by", "group_a", "group_b", "n_a", "n_b", "median_a", "median_b",
-    "dunn_z", "p_unadjusted", "p_adjusted", "p_adjust", "significant", "cliffs_delta", "status", "note",
+    "dunn_z", "p_unadjusted", "p_adjusted", "p_adjust", "significant", "cliffs_delta", "cliffs_delta_ci_low",
+    "cliffs_delta_ci_high", "status", "note", "ci_note",
 ]
+
+
+def ci_note(**intervals: Interval) -> str:
+    """Where an interval is not the configured bootstrap method: ``name: method (why)``, joined by '; '."""
+    return "; ".join(f"{k}: {v.method} ({v.note})" for k, v in intervals.items() if v.note)
 
 
 def dunn_z(data: dict[Any, np.ndarray]) -> pd.DataFrame:
@@ -298,6 +320,13 @@ def dunn_z(data: dict[Any, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["group_a", "group_b", "dunn_z"])
 
 
+def _delta_columns(a: np.ndarray, b: np.ndarray, boot: BootstrapConfig | None) -> dict:
+    """Cliff's δ of a pair, its bootstrap CI (NaN without ``boot``) and the CI's note."""
+    ci = cliffs_delta_ci(a, b, boot) if boot else Interval(np.nan, np.nan, "off")
+    return {"cliffs_delta": cliffs_delta(a, b), "cliffs_delta_ci_low": ci.low, "cliffs_delta_ci_high": ci.high,
+            "ci_note": ci_note(cliffs_delta=ci) if boot else ""}
+
+
 def kruskal_dunn(
     df: pd.DataFrame,
     value: str,
@@ -307,11 +336,13 @@ def kruskal_dunn(
     alpha: float = 0.05,
     min_n: int = MIN_N,
     order: list | None = None,
+    boot: BootstrapConfig | None = None,
 ) -> KruskalDunn:
     """Kruskal-Wallis H, p, η², n, k and Dunn's post-hoc test of ``value`` across ``group``.
 
     Groups with fewer than ``min_n`` finite values are left out (and named in ``note``); with fewer
-    than two groups left the result has NaN statistics and ``status`` ``insufficient``.
+    than two groups left the result has NaN statistics and ``status`` ``insufficient``.  With
+    ``boot``, each pair's Cliff's δ gets a bootstrap CI (the two groups resampled independently).
     """
     padj = p_adjust or "none"
     kept, notes, _ = _groups(df, value, group, order, min_n)
@@ -340,9 +371,8 @@ def kruskal_dunn(
     order_s = [str(g) for g in names]
     raw, adj = raw.loc[order_s, order_s], adj.loc[order_s, order_s]
     matrix = adj.rename(index=key, columns=key)
-    z = dunn_z(kept)
     rows = []
-    for r in z.itertuples(index=False):
+    for r in dunn_z(kept).itertuples(index=False):
         a, b = r.group_a, r.group_b
         pa = float(adj.loc[str(a), str(b)])
         rows.append({
@@ -350,7 +380,7 @@ def kruskal_dunn(
             "n_a": len(kept[a]), "n_b": len(kept[b]),
             "median_a": float(np.median(kept[a])), "median_b": float(np.median(kept[b])),
             "dunn_z": float(r.dunn_z), "p_unadjusted": float(raw.loc[str(a), str(b)]), "p_adjusted": pa,
-            "p_adjust": padj, "significant": bool(pa < alpha), "cliffs_delta": cliffs_delta(kept[a], kept[b]),
+            "p_adjust": padj, "significant": bool(pa < alpha), **_delta_columns(kept[a], kept[b], boot),
             "status": STATUS_OK, "note": "",
         })
     pairs = pd.DataFrame(rows, columns=PAIR_COLUMNS)
@@ -359,14 +389,15 @@ def kruskal_dunn(
                        STATUS_OK, "; ".join(notes))
 
 
-def spearman_one_sided(x, y, alternative: str = "greater") -> dict:
-    """Spearman ρ and the one-sided p-value (``alternative`` as in scipy: greater = positive association)."""
+def spearman_one_sided(x, y, alternative: str = "greater", boot: BootstrapConfig | None = None) -> dict:
+    """Spearman ρ and the one-sided p-value (``alternative`` as in scipy: greater = positive association);
+    with ``boot``, a bootstrap CI of ρ over (x, y) pairs (``rho_ci_low``, ``rho_ci_high``)."""
     x = pd.to_numeric(pd.Series(x), errors="coerce").to_numpy(dtype="float64")
     y = pd.to_numeric(pd.Series(y), errors="coerce").to_numpy(dtype="float64")
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
-    out = {"n": int(len(x)), "rho": np.nan, "p_value": np.nan, "alternative": alternative,
-           "status": STATUS_INSUFFICIENT, "note": ""}
+    out = {"n": int(len(x)), "rho": np.nan, "rho_ci_low": np.nan, "rho_ci_high": np.nan, "p_value": np.nan,
+           "alternative": alternative, "status": STATUS_INSUFFICIENT, "note": "", "ci_note": ""}
     if len(x) < MIN_N:
         out["note"] = f"n={len(x)} < {MIN_N}: too few runs for Spearman's ρ"
     elif np.ptp(x) == 0 or np.ptp(y) == 0:
@@ -374,6 +405,9 @@ def spearman_one_sided(x, y, alternative: str = "greater") -> dict:
     else:
         r = ss.spearmanr(x, y, alternative=alternative)
         out.update(rho=float(r.statistic), p_value=float(r.pvalue), status=STATUS_OK)
+        if boot is not None:
+            ci = spearman_ci(x, y, boot)
+            out.update(rho_ci_low=ci.low, rho_ci_high=ci.high, ci_note=ci_note(rho=ci))
     return out
 
 
@@ -401,8 +435,8 @@ KRUSKAL_COLUMNS = [
     "p_adjust", "alpha", "groups", "not_different", "status", "note",
 ]
 SPEARMAN_COLUMNS = [
-    "analysis", "subset", "by", "x", "y", "n", "rho", "p_value", "alternative", "significant",
-    "strength", "status", "note",
+    "analysis", "subset", "by", "x", "y", "n", "rho", "rho_ci_low", "rho_ci_high", "p_value", "alternative",
+    "significant", "strength", "status", "note", "ci_note",
 ]
 
 
@@ -478,11 +512,12 @@ def kruskal_table(
     order: list | None = None,
     analysis: str = "",
     subset: str = "",
+    boot: BootstrapConfig | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, KruskalDunn]]:
     """(summary: one row per variable, Dunn pairs of all variables, the :class:`KruskalDunn` per variable)."""
     rows, pairs, results = [], [], {}
     for v in values:
-        r = kruskal_dunn(df, v, group, p_adjust, alpha=alpha, min_n=min_n, order=order)
+        r = kruskal_dunn(df, v, group, p_adjust, alpha=alpha, min_n=min_n, order=order, boot=boot)
         results[v] = r
         rows.append({
             "analysis": analysis, "subset": subset, "variable": v, "group_by": group, "n": r.n, "k": r.k,
@@ -512,8 +547,10 @@ def spearman_table(
     alpha: float = 0.05,
     analysis: str = "",
     subset: str = "",
+    boot: BootstrapConfig | None = None,
 ) -> pd.DataFrame:
-    """One-sided Spearman ρ of ``x`` with each of ``ys`` (per value of ``by`` when given)."""
+    """One-sided Spearman ρ of ``x`` with each of ``ys`` (per value of ``by`` when given), with a
+    bootstrap CI of ρ when ``boot`` is given."""
     rows = []
     parts = [(None, df)] if by is None else [(g, df[df[by] == g]) for g in ordered_groups(df[by], order)]
     for g, sub in parts:
@@ -522,7 +559,7 @@ def spearman_table(
                 r = {"n": 0, "rho": np.nan, "p_value": np.nan, "alternative": alternative,
                      "status": STATUS_INSUFFICIENT, "note": f"the runs table has no column '{x if x not in sub else y}'"}
             else:
-                r = spearman_one_sided(sub[x], sub[y], alternative)
+                r = spearman_one_sided(sub[x], sub[y], alternative, boot)
             rows.append({"analysis": analysis, "subset": subset, "by": "" if g is None else f"{by} = {g}",
                          "x": x, "y": y, **r,
                          "significant": bool(r["p_value"] < alpha) if np.isfinite(r["p_value"]) else None,
@@ -532,8 +569,9 @@ def spearman_table(
 
 TRADEOFF_METRICS = ["energy_per_image_j", "gpu_usage_pct", "time_per_image_ms", "f1", "f1_per_kwh",
                     "mean_gpu_power_w", "energy_kj"]
-TRADEOFF_COLUMNS = (["analysis", "subset", "n", "gflops"] + [f"median_{m}" for m in TRADEOFF_METRICS]
-                    + ["pareto_all", "pareto_in_environment", "status", "note"])
+TRADEOFF_COLUMNS = (["analysis", "subset", "n", "gflops"]
+                    + [c for m in TRADEOFF_METRICS for c in (f"median_{m}", f"median_{m}_ci_low", f"median_{m}_ci_high")]
+                    + ["pareto_all", "pareto_in_environment", "status", "note", "ci_note"])
 
 
 def pareto_front(df: pd.DataFrame, cost: str, benefit: str) -> pd.Series:
@@ -557,11 +595,13 @@ def tradeoff_table(
     arch_order: list | None = None,
     analysis: str = "tradeoff",
     subset: str = "",
+    boot: BootstrapConfig | None = None,
 ) -> pd.DataFrame:
     """Medians per group (Figure 2) plus F1 per kWh and Pareto-front membership (energy vs F1).
 
     ``pareto_all``: on the energy-per-image/F1 front across every group; ``pareto_in_environment``:
-    on the front within its environment.
+    on the front within its environment.  Each ``median_<metric>`` has a bootstrap CI
+    (``median_<metric>_ci_low``/``_ci_high``; NaN without ``boot``).
     """
     by = [b for b in by if b in df]
     cols = ["analysis", "subset"] + list(by) + TRADEOFF_COLUMNS[2:]
@@ -593,12 +633,34 @@ def tradeoff_table(
     out["note"] = np.where(out["n"] >= min_n, "", "n < " + str(min_n) + ": median of too few runs to compare")
     out["analysis"] = analysis
     out["subset"] = subset
+    out = _with_median_cis(out, df, list(by), boot)
     return out[cols]
+
+
+def _with_median_cis(out: pd.DataFrame, df: pd.DataFrame, by: list[str], boot: BootstrapConfig | None) -> pd.DataFrame:
+    """``median_<m>_ci_low/_ci_high`` of every trade-off metric per group, and the ``ci_note``."""
+    out = out.copy()
+    notes = [[] for _ in range(len(out))]
+    groups = {k if isinstance(k, tuple) else (k,): d for k, d in df.groupby(by, sort=False, dropna=False)}
+    for m in TRADEOFF_METRICS:
+        lo, hi = np.full(len(out), np.nan), np.full(len(out), np.nan)
+        if boot is not None:
+            for i, key in enumerate(out[by].itertuples(index=False, name=None)):
+                if key not in groups or not np.isfinite(out.loc[i, f"median_{m}"]):
+                    continue
+                ci = median_ci(pd.to_numeric(groups[key][m], errors="coerce"), boot)
+                lo[i], hi[i] = ci.low, ci.high
+                if ci.note:
+                    notes[i].append(ci_note(**{m: ci}))
+        out[f"median_{m}_ci_low"], out[f"median_{m}_ci_high"] = lo, hi
+    out["ci_note"] = ["; ".join(n) for n in notes]
+    return out
 
 
 REDUCTION_COLUMNS = [
     "analysis", "scope", "from", "to", "n_from", "n_to", "energy_from", "energy_to", "reduction",
-    "f1_from", "f1_to", "f1_decrease", "status", "note",
+    "reduction_ci_low", "reduction_ci_high", "f1_from", "f1_to", "f1_decrease", "f1_decrease_ci_low",
+    "f1_decrease_ci_high", "status", "note", "ci_note",
 ]
 
 
@@ -625,12 +687,44 @@ def reduction_pairs(tradeoff: pd.DataFrame, keys: list[str], *, scope: str, min_
             "f1_from": a[f1], "f1_to": b[f1],
             "f1_decrease": (a[f1] - b[f1]) / a[f1] if np.isfinite(a[f1]) and a[f1] else np.nan,
             "status": STATUS_INSUFFICIENT if small else STATUS_OK,
-            "note": f"median of n < {min_n} runs" if small else "",
+            "note": f"median of n < {min_n} runs" if small else "", "ci_note": "",
         })
     return pd.DataFrame(rows, columns=REDUCTION_COLUMNS)
 
 
-SUMMARY_COLUMNS = ["analysis", "scope", "statistic", "from", "to", "reduction", "f1_decrease", "status", "note"]
+def reduction_cis(pairs: pd.DataFrame, runs: pd.DataFrame, keys: list[str], boot: BootstrapConfig | None, *,
+                  energy: str = "energy_per_image_j", f1: str = "f1", cache: dict | None = None) -> pd.DataFrame:
+    """``pairs`` (:func:`reduction_pairs`) with bootstrap CIs of ``reduction`` and ``f1_decrease``.
+
+    Both are ``1 - median(to) / median(from)`` of the runs of two groups (``keys`` values joined
+    by ' / ', as in ``from``/``to``): a two-sample statistic, each group resampled on its own.
+    ``cache`` (a dict) reuses the intervals of the same two sets of runs met in another scope.
+    """
+    out = pairs.copy()
+    if boot is None or out.empty:
+        return out
+    cache = {} if cache is None else cache
+    groups = {" / ".join(map(str, k if isinstance(k, tuple) else (k,))): d for k, d in runs.groupby(keys, sort=False)}
+    for i, r in out.iterrows():
+        a, b = groups.get(r["from"]), groups.get(r["to"])
+        if a is None or b is None:
+            continue
+        notes = []
+        for col, value in (("reduction", energy), ("f1_decrease", f1)):
+            key = (value, tuple(a.index), tuple(b.index))
+            if key not in cache:
+                cache[key] = reduction_ci(pd.to_numeric(a[value], errors="coerce"),
+                                          pd.to_numeric(b[value], errors="coerce"), boot)
+            ci = cache[key]
+            out.loc[i, f"{col}_ci_low"], out.loc[i, f"{col}_ci_high"] = ci.low, ci.high
+            if ci.note and np.isfinite(r[col]):
+                notes.append(ci_note(**{col: ci}))
+        out.loc[i, "ci_note"] = "; ".join(notes)
+    return out
+
+
+SUMMARY_COLUMNS = ["analysis", "scope", "statistic", "from", "to", "reduction", "reduction_ci_low", "reduction_ci_high",
+                   "f1_decrease", "f1_decrease_ci_low", "f1_decrease_ci_high", "status", "note", "ci_note"]
 
 
 def reduction_summary(pairs: pd.DataFrame, scope: str, reference: str | None = None,
@@ -641,8 +735,9 @@ def reduction_summary(pairs: pd.DataFrame, scope: str, reference: str | None = N
     rows = []
 
     def row(stat, r, note=""):
-        rows.append({"analysis": analysis, "scope": scope, "statistic": stat, "from": r["from"], "to": r["to"],
-                     "reduction": r["reduction"], "f1_decrease": r["f1_decrease"], "status": STATUS_OK, "note": note})
+        rows.append({"analysis": analysis, "scope": scope, "statistic": stat, "status": STATUS_OK, "note": note,
+                     **{c: r.get(c, np.nan) for c in SUMMARY_COLUMNS if c in REDUCTION_COLUMNS[2:-3]},
+                     "ci_note": r.get("ci_note", "")})
 
     if reference is not None:
         ref = p[p["from"] == reference]
@@ -759,9 +854,9 @@ def rq1_tables(runs: pd.DataFrame, cfg: StatsConfig) -> dict[str, pd.DataFrame]:
     order = architecture_order(s.frame)
     t3 = normality_table(s.frame, RQ1_VALUES, "architecture", order=order, analysis="table3_normality_rq1", **kw)
     kt, pairs, _ = kruskal_table(s.frame, RQ1_KRUSKAL, "architecture", cfg.p_adjust, order=order,
-                                 analysis="kruskal_dunn_rq1", **kw)
+                                 analysis="kruskal_dunn_rq1", boot=cfg.boot, **kw)
     t6 = spearman_table(s.frame, "gflops", TABLE6_VALUES, alpha=cfg.alpha,
-                        analysis="table6_spearman_flops", subset=s.description)
+                        analysis="table6_spearman_flops", subset=s.description, boot=cfg.boot)
     return {"table3_normality_rq1": t3, "kruskal_dunn_rq1": kt, "kruskal_dunn_rq1_dunn": pairs,
             "table6_spearman_flops": t6}
 
@@ -781,14 +876,14 @@ def rq2_tables(runs: pd.DataFrame, cfg: StatsConfig) -> dict[str, pd.DataFrame]:
         out["table4_normality_rq2"] = normality_table(s.frame, RQ2_VALUES, "environment",
                                                       analysis="table4_normality_rq2", **kw)
         kt, pairs, _ = kruskal_table(s.frame, RQ2_VALUES, "environment", cfg.p_adjust,
-                                     analysis="kruskal_dunn_rq2", **kw)
+                                     analysis="kruskal_dunn_rq2", boot=cfg.boot, **kw)
         out["kruskal_dunn_rq2"], out["kruskal_dunn_rq2_dunn"] = kt, pairs
     if b1.reason:
         out["spearman_gpu_usage"] = skipped("spearman_gpu_usage", b1.reason, SPEARMAN_COLUMNS + TDP_COLUMNS, b1.description)
     else:
         sp_t = spearman_table(b1.frame, "gpu_usage_pct", ["mean_gpu_power_w", "energy_per_image_j"], by="environment",
                               order=environment_order(b1.frame), alpha=cfg.alpha,
-                              analysis="spearman_gpu_usage", subset=b1.description)
+                              analysis="spearman_gpu_usage", subset=b1.description, boot=cfg.boot)
         out["spearman_gpu_usage"] = _with_tdp(sp_t, b1.frame)
     return out
 
@@ -820,7 +915,8 @@ def _with_tdp(sp_t: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
         sp_t.loc[i, "median_tdp_x_usage_w"] = e.median()
         with np.errstate(divide="ignore", invalid="ignore"):
             sp_t.loc[i, "median_tdp_estimate_error_pct"] = float(np.nanmedian((e - meas) / meas * 100.0)) if m.any() else np.nan
-    cols = [c for c in SPEARMAN_COLUMNS if c not in ("status", "note")] + TDP_COLUMNS + ["status", "note"]
+    tail = ["status", "note", "ci_note"]
+    cols = [c for c in SPEARMAN_COLUMNS if c not in tail] + TDP_COLUMNS + tail
     return sp_t[cols]
 
 
@@ -836,14 +932,17 @@ def tradeoff_tables(runs: pd.DataFrame, cfg: StatsConfig) -> dict[str, pd.DataFr
             "reductions_summary": skipped("reductions", b1.reason, SUMMARY_COLUMNS),
         }
     f = b1.frame
+    boot = cfg.boot
     t = tradeoff_table(f, min_n=cfg.min_group_size, env_order=environment_order(f), arch_order=architecture_order(f),
-                       subset=b1.description)
+                       subset=b1.description, boot=boot)
+    cache: dict = {}
     ok = t[t["status"] == STATUS_OK]
     pairs, summaries = [], []
     # RQ1: architectures within the RQ1 environment, reference = the most energy-greedy one
     in_env = t[t["environment"] == cfg.rq1_environment]
     scope1 = f"architectures in {cfg.rq1_environment}"
     p1 = reduction_pairs(in_env, ["architecture"], scope=scope1, min_n=cfg.min_group_size)
+    p1 = reduction_cis(p1, f[f["environment"] == cfg.rq1_environment], ["architecture"], boot, cache=cache)
     pairs.append(p1)
     ref = None
     ok_env = ok[ok["environment"] == cfg.rq1_environment]
@@ -854,11 +953,13 @@ def tradeoff_tables(runs: pd.DataFrame, cfg: StatsConfig) -> dict[str, pd.DataFr
     arch = t[t["architecture"] == cfg.rq2_architecture]
     scope2 = f"environments for {cfg.rq2_architecture}"
     p2 = reduction_pairs(arch, ["environment"], scope=scope2, min_n=cfg.min_group_size)
+    p2 = reduction_cis(p2, f[f["architecture"] == cfg.rq2_architecture], ["environment"], boot, cache=cache)
     pairs.append(p2)
     summaries.append(reduction_summary(p2, scope2, cfg.rq1_environment))
     # all environment x architecture combinations: the best combination
     scope3 = "all environment x architecture"
     p3 = reduction_pairs(t, ["environment", "architecture"], scope=scope3, min_n=cfg.min_group_size)
+    p3 = reduction_cis(p3, f, ["environment", "architecture"], boot, cache=cache)
     pairs.append(p3)
     summaries.append(reduction_summary(p3, scope3, None))
     pairs_df = pd.concat([p for p in pairs if len(p)], ignore_index=True) if any(len(p) for p in pairs) else \
@@ -881,7 +982,7 @@ def ram_tables(runs: pd.DataFrame, cfg: StatsConfig) -> dict[str, pd.DataFrame]:
               order=sorted(s.frame[cfg.ram_column].dropna().unique()))
     t5 = normality_table(s.frame, RAM_VALUES, cfg.ram_column, analysis="table5_normality_ram", **kw)
     kt, pairs, _ = kruskal_table(s.frame, RAM_VALUES, cfg.ram_column, cfg.p_adjust,
-                                 analysis="table7_kruskal_ram", **kw)
+                                 analysis="table7_kruskal_ram", boot=cfg.boot, **kw)
     return {"table5_normality_ram": t5, "table7_kruskal_ram": kt, "table7_kruskal_ram_dunn": pairs}
 
 
@@ -908,20 +1009,39 @@ def _fmt(v, col: str) -> str:
     if isinstance(v, (float, np.floating)):
         if col.startswith("p_") or col.endswith("_p") or col == "p_value":
             return f"{v:.3g}"
-        if col in ("reduction", "f1_decrease") or col.endswith("_pct") and "error" in col:
-            return f"{v * 100:.2f} %" if col in ("reduction", "f1_decrease") else f"{v:.1f}"
+        if col.startswith(("reduction", "f1_decrease")):
+            return f"{v * 100:.2f} %"
+        if col.endswith("_pct") and "error" in col:
+            return f"{v:.1f}"
         if float(v).is_integer() and abs(v) < 1e6:
             return str(int(v))
         return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.0f}"
     return str(v)
 
 
+def _cells(d: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and formatted cells; ``X``, ``X_ci_low``, ``X_ci_high`` become one column ``X [CI]``."""
+    cols = [c for c in d.columns if not (c.endswith(("_ci_low", "_ci_high")) and c.rsplit("_ci_", 1)[0] in d)]
+    head, cells = [], [[] for _ in range(len(d))]
+    for c in cols:
+        with_ci = f"{c}_ci_low" in d and f"{c}_ci_high" in d
+        head.append(f"{c} [CI]" if with_ci else c)
+        for i, v in enumerate(d[c].tolist()):
+            text = _fmt(v, c)
+            if with_ci and text:
+                lo, hi = _fmt(d[f"{c}_ci_low"].iloc[i], c), _fmt(d[f"{c}_ci_high"].iloc[i], c)
+                text += f" [{lo}, {hi}]" if lo and hi else ""
+            cells[i].append(text)
+    return head, cells
+
+
 def markdown_table(df: pd.DataFrame, drop: Iterable[str] = ("analysis", "subset")) -> str:
+    """A Markdown table; a column with ``_ci_low``/``_ci_high`` companions shows ``value [low, high]``."""
     d = df.drop(columns=[c for c in drop if c in df], errors="ignore")
     d = d.loc[:, [c for c in d.columns if not (d[c].isna().all() and c not in ("note",))]] if len(d) > 1 else d
-    cells = [[_fmt(v, c) for c, v in zip(d.columns, row)] for row in d.itertuples(index=False)]
-    head = "| " + " | ".join(d.columns) + " |"
-    sep = "| " + " | ".join("---" for _ in d.columns) + " |"
+    columns, cells = _cells(d)
+    head = "| " + " | ".join(columns) + " |"
+    sep = "| " + " | ".join("---" for _ in columns) + " |"
     body = ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
     return "\n".join([head, sep, *body])
 

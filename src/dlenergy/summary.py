@@ -141,9 +141,30 @@ def _cell(group: pd.DataFrame, artifact: Artifact) -> tuple[str, str]:
     return "not reproduced", why
 
 
-def to_markdown(table: pd.DataFrame, labels: dict[str, str], report_cmd: str) -> str:
-    """``results/index.md``: the sources of the run, then one line per artefact of the paper."""
-    lines = ["# dlenergy: what this run reproduced", "", "Sources of this run:", ""]
+CLAIMS_LINE = "Claims of the paper that hold on real data:"
+
+
+def claims_line(results: str | Path, sources: dict[str, bool]) -> str:
+    """One line: how many of the paper's claims hold on each real source (``results/<source>/claims.csv``)."""
+    from .claims import FAILS, HOLDS, UNTESTABLE
+
+    parts = []
+    for s, real in sources.items():
+        path = Path(results) / s / "claims.csv"
+        if real and path.is_file():
+            v = pd.read_csv(path, keep_default_na=False)["verdict"]
+            parts.append(f"**{int((v == HOLDS).sum())} of {len(v)}** on ``{s}`` ({int((v == FAILS).sum())} do not "
+                         f"hold, {int((v == UNTESTABLE).sum())} not testable with these data)")
+    what = "; ".join(parts) if parts else "none: no real source in this run (synthetic data carry no verdict)"
+    return f"{CLAIMS_LINE} {what}. Details: ``results/<source>/claims.md``."
+
+
+def to_markdown(table: pd.DataFrame, labels: dict[str, str], report_cmd: str, claims: str | None = None) -> str:
+    """``results/index.md``: the claims count, the sources of the run, then one line per artefact of the paper."""
+    lines = ["# dlenergy: what this run reproduced", ""]
+    if claims:
+        lines += [claims, ""]
+    lines += ["Sources of this run:", ""]
     for s, label in labels.items():
         lines.append(f"- `{s}`: {label} — results in `results/{s}/` (scorecard: `results/{s}/scorecard.md`)")
     lines += ["", "| paper | what | reproduced from | verdicts of the paper's numbers on real data |", "|---|---|---|---|"]

@@ -125,6 +125,7 @@ rule summary_index:
     input:
         scorecards=expand(f"{RESULTS}/scorecard.csv", source=SOURCES),
         analyses=expand(f"{RESULTS}/clean/analyses.csv", source=SOURCES),
+        claims=expand(f"{RESULTS}/claims.csv", source=SOURCES),
         datasets=[canonical_dir(s) for s in SOURCES],
     output:
         md=report("results/index.md", caption="../report/report_index.rst", category="Summary", labels={"page": "index"}),

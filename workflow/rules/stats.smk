@@ -3,7 +3,8 @@
 # A source that cannot support an analysis still gets its table (one row: skipped, and why) and a
 # placeholder figure, so `rule all` works on every source.
 
-STATS_CFG = config.get("stats", {})
+# the master seed travels with the stats section: the bootstrap CIs are seeded by it
+STATS_CFG = {**config.get("stats", {}), "seed": config["seed"]}
 STATS_TABLES = f"{RESULTS}/tables"
 STATS_FIGURES = f"{RESULTS}/figures"
 

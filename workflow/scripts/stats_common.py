@@ -55,6 +55,14 @@ class Context:
         return (f"Dunn's post-hoc p-values adjusted with **{self.cfg.p_adjust_name}** "
                 f"(config `stats.p_adjust`); alpha = {self.cfg.alpha}.")
 
+    def ci_note(self, what: str) -> str:
+        """How the bootstrap CIs beside ``what`` were drawn (config ``stats.bootstrap`` and ``seed``)."""
+        b = self.cfg.boot
+        if b is None:
+            return f"No confidence intervals for {what}: `stats.bootstrap.n_resamples` is 0."
+        return (f"[CI]: {b.describe()} for {what}; `ci_note` names any interval that is degenerate "
+                "(every resample gives the same value) or falls back to the percentile method.")
+
     def group_note(self) -> str:
         return (f"Groups with fewer than {self.cfg.min_group_size} runs are left out of the tests "
                 "and named in `note`.")

@@ -27,6 +27,7 @@ nd = [f"{r.variable}: {r.not_different}" for r in k.itertuples() if isinstance(r
 ctx.markdown("table7_kruskal_ram", "Table 7. Kruskal-Wallis and Dunn's test by allocated RAM (RQ3.1)",
              [("Kruskal-Wallis", k), ("Dunn's post-hoc pairs", t["table7_kruskal_ram_dunn"])],
              ["η² = (H − k + 1) / (n − k); Cliff's δ and Dunn's z beside each pair's p-value.", ctx.padj_note(),
+              ctx.ci_note("Cliff's δ (the two groups resampled independently)"),
               ctx.group_note(), "Not significantly different: " + ("; ".join(nd) if nd else "none")])
 
 order = sorted(sel.frame[cfg.ram_column].dropna().unique()) if cfg.ram_column in sel.frame else []

@@ -31,10 +31,11 @@ ctx.markdown("kruskal_dunn_rq1",
              f"RQ1 Kruskal-Wallis and Dunn's test by architecture (environment: {env})",
              [("Kruskal-Wallis", k), ("Dunn's post-hoc pairs", t["kruskal_dunn_rq1_dunn"])],
              ["η² = (H − k + 1) / (n − k); Cliff's δ and Dunn's z beside each pair's p-value.", ctx.padj_note(),
+              ctx.ci_note("Cliff's δ (the two groups resampled independently)"),
               ctx.group_note(), "Not significantly different: " + ("; ".join(nd) if nd else "none")])
 ctx.markdown("table6_spearman_flops", f"Table 6. One-sided Spearman correlation with GFLOPs (environment: {env})",
              [("", t["table6_spearman_flops"])],
-             ["H1: ρ > 0 (scipy `alternative='greater'`).",
+             ["H1: ρ > 0 (scipy `alternative='greater'`).", ctx.ci_note("ρ (runs resampled as (x, y) pairs)"),
               "The paper's Table 6 has the first two rows; average GPU power is Figure 3's third panel."])
 
 reason = sel.reason

@@ -31,10 +31,12 @@ ctx.markdown("kruskal_dunn_rq2",
              f"RQ2 Kruskal-Wallis and Dunn's test by environment (architecture: {arch})",
              [("Kruskal-Wallis", k), ("Dunn's post-hoc pairs", t["kruskal_dunn_rq2_dunn"])],
              ["η² = (H − k + 1) / (n − k); Cliff's δ and Dunn's z beside each pair's p-value.", ctx.padj_note(),
+              ctx.ci_note("Cliff's δ (the two groups resampled independently)"),
               ctx.group_note(), "Not significantly different: " + ("; ".join(nd) if nd else "none")])
 ctx.markdown("spearman_gpu_usage", "RQ2.2 One-sided Spearman correlation of GPU usage with power and energy per image",
              [("", t["spearman_gpu_usage"])],
              ["H1: ρ > 0 (scipy `alternative='greater'`), per environment, all block-1 architectures.",
+              ctx.ci_note("ρ (runs resampled as (x, y) pairs)"),
               "tdp_w: the environment's median `max_power_w`; median_tdp_estimate_error_pct: median of "
               "(TDP × usage − measured mean power) / measured mean power (positive: TDP × usage overestimates)."])
 

@@ -22,7 +22,7 @@ ctx.runs_used("runs_block1", b1, S.TRADEOFF_METRICS)
 ctx.markdown("tradeoff", "Trade-offs: medians per environment and architecture (Figure 2)",
              [("", t["tradeoff"])],
              ["Medians over runs; time per image = duration / images seen; F1 per kWh = F1 / training energy "
-              "(kWh) per run, then the median.",
+              "(kWh) per run, then the median.", ctx.ci_note("each median (the group's runs resampled)"),
               "pareto_all: on the energy-per-image/F1 Pareto front across every combination; "
               "pareto_in_environment: within its environment.",
               f"Groups with fewer than {cfg.min_group_size} runs are flagged `insufficient` and left out of the "
@@ -39,6 +39,8 @@ sections.append(("All pairs", red))
 ctx.markdown("reductions", "Energy reductions between combinations and the F1 decrease they cost", sections,
              ["reduction = 1 − E_to / E_from on median energy per image; f1_decrease = (F1_from − F1_to) / F1_from "
               "(negative: F1 rises).",
+              ctx.ci_note("each reduction and F1 decrease (a two-sample statistic: the runs of `from` and of `to` "
+                          "resampled independently)"),
               "Paper: 14 %–64 % from VGG16 within Cloud; best combination 80.72 % (Local ML VGG16 → Local ML "
               "MobileNet V2) with an F1 decrease of 1.34 %."])
 

@@ -16,5 +16,7 @@ real = {s: not is_synthetic(datasets[s]) for s in sources}
 labels = {s: dataset_label(datasets[s]) or "your own measurements" for s in sources}
 table = S.where_reproduced("results", real)
 write_csv(table, snakemake.output.csv)
-write_text(S.to_markdown(table, labels, "snakemake --report results/report.html"), snakemake.output.md)
+claims = S.claims_line("results", real)
+write_text(S.to_markdown(table, labels, ".venv/bin/snakemake --report results/report.html", claims), snakemake.output.md)
+log.info(claims)
 log.info("index of %d artefacts over %s", table["artifact"].nunique(), ", ".join(sources))
