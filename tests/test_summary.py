@@ -63,3 +63,15 @@ def test_missing_table_is_not_reproduced(tmp_path):
     table = S.where_reproduced(tmp_path, {"x": True})
     row = table[table.artifact == "Table 8"].iloc[0]
     assert not row.produced and row.reason == "table8_power_regressors_cv.csv was not produced"
+
+
+def test_claims_line_counts_real_sources_only(tmp_path):
+    for s, verdicts in {"real": ["holds", "holds", "does not hold", "not testable with this data"],
+                        "synth": ["synthetic: no verdict"] * 3}.items():
+        (tmp_path / s).mkdir()
+        pd.DataFrame({"claim_id": range(len(verdicts)), "verdict": verdicts}).to_csv(tmp_path / s / "claims.csv",
+                                                                                  index=False)
+    line = S.claims_line(tmp_path, {"real": True, "synth": False})
+    assert line.startswith(S.CLAIMS_LINE)
+    assert "**2 of 4** on ``real`` (1 do not hold, 1 not testable with these data)" in line and "synth" not in line
+    assert "none: no real source" in S.claims_line(tmp_path, {"synth": False})
