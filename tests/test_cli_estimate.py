@@ -46,8 +46,8 @@ def model_dir(tmp_path_factory):
                          "epochs_measured": n_ep, "energy_j": power * dur})
     d = tmp_path_factory.mktemp("models")
     kw = dict(models=("ridge", "kernel_ridge"), n_iter=3, random_state=1)
-    OfflinePowerEstimator(**kw).fit(runs).save(d, source="unit", data_label="synthetic test models")
-    OfflineEpochEnergyEstimator(**kw).fit(runs).save(d, source="unit", data_label="synthetic test models")
+    OfflinePowerEstimator(**kw).fit(runs, runs["energy_j"]).save(d, source="unit", data_label="synthetic test models")
+    OfflineEpochEnergyEstimator(**kw).fit(runs, runs["energy_j"]).save(d, source="unit", data_label="synthetic test models")
     return d
 
 
