@@ -146,22 +146,36 @@ def validate(dataset: Path = typer.Argument(..., help="dataset folder in layout 
     raise typer.Exit(1 if has_fatal(problems) else 0)
 
 
+def _refuse(msg: str, code: int = 2):
+    """One line (no wrapping, no markup) on stderr, then exit ``code``: the refusals of estimate and project."""
+    from rich.markup import escape
+
+    console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
 @app.command()
 def estimate(
     gpu: str = typer.Option(..., "--gpu", help="GPU model, e.g. 'NVIDIA GeForce RTX 3090' or 'RTX 3090'"),
-    ram_gb: float = typer.Option(..., "--ram-gb", help="total RAM (GB)"),
-    gflops: float = typer.Option(..., "--gflops", help="GFLOPs of one forward pass of the model"),
-    train_size: int = typer.Option(..., "--train-size", min=1, help="training images"),
-    val_size: int = typer.Option(..., "--val-size", min=0, help="validation images"),
-    batch_size: int = typer.Option(..., "--batch-size", min=1),
-    image_size: int = typer.Option(..., "--image-size", min=1, help="input size (pixels per side)"),
-    epochs: int = typer.Option(..., "--epochs", min=1, help="planned epochs"),
-    duration_s: Optional[float] = typer.Option(None, "--duration-s", min=0.0, help="expected training duration (s)"),
-    model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="default: results/sample/models"),
+    ram_gb: float = typer.Option(..., "--ram-gb", help="total RAM (GB, > 0)"),
+    gflops: float = typer.Option(..., "--gflops", help="GFLOPs of one forward pass of the model (> 0)"),
+    train_size: int = typer.Option(..., "--train-size", help="training images (>= 1)"),
+    val_size: int = typer.Option(..., "--val-size", help="validation images (>= 0)"),
+    batch_size: int = typer.Option(..., "--batch-size", help="images per batch (>= 1)"),
+    image_size: int = typer.Option(..., "--image-size", help="input size (pixels per side, >= 1)"),
+    epochs: int = typer.Option(..., "--epochs", help="planned epochs (>= 1)"),
+    duration_s: Optional[float] = typer.Option(None, "--duration-s", help="expected training duration (s, > 0)"),
+    model_dir: Optional[Path] = typer.Option(
+        None, "--model-dir", help="default: results/seaa2023/models (real), else results/sample/models (synthetic)"
+    ),
     extrapolate: bool = typer.Option(False, "--extrapolate", help="estimate even outside the training domain"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ):
-    """Offline energy estimate before training (paper §4.3: power and epoch-energy regressions)."""
+    """Offline energy estimate before training (paper §4.3: power and epoch-energy regressions).
+
+    The first line says which data the model was fitted on: real measurements (the SEAA 2023 power
+    model, where the pipeline has built it) or synthetic data (the sample).
+    """
     from .estimators.cli_support import NoModel, RefusedInput, estimate_offline, render_estimate
 
     inputs = {"gpu_model": gpu, "total_ram_gb": ram_gb, "gflops": gflops, "training_size": train_size,
@@ -169,11 +183,11 @@ def estimate(
     try:
         out = estimate_offline(inputs, epochs=epochs, duration_s=duration_s, model_dir=model_dir, extrapolate=extrapolate)
     except RefusedInput as exc:
-        _fail(str(exc), 2)
-    except NoModel as exc:
-        _fail(str(exc), 1)
+        _refuse(str(exc), 2)
+    except (NoModel, ValueError) as exc:
+        _refuse(str(exc), 1)
     if as_json:
-        print(json.dumps(out, default=float, sort_keys=True))
+        print(json.dumps(out, default=float, sort_keys=True, allow_nan=False))
     else:
         render_estimate(out, Console())
 
@@ -182,8 +196,8 @@ def estimate(
 def project(
     gpu_log: Path = typer.Option(..., "--gpu-log", help="the run's gpu.csv so far (layout v1)"),
     epochs_file: Path = typer.Option(..., "--epochs", help="the run's epochs.csv so far (epoch,end_time)"),
-    planned_epochs: int = typer.Option(..., "--planned-epochs", min=1, help="total epochs the training will run"),
-    window: int = typer.Option(5, "--window", min=1, help="window of stable epochs (w)"),
+    planned_epochs: int = typer.Option(..., "--planned-epochs", help="total epochs the training will run (>= 1)"),
+    window: int = typer.Option(5, "--window", help="window of stable epochs (w >= 1)"),
     stabilizing_epoch: str = typer.Option("10", "--stabilizing-epoch", help="epoch number, or 'auto' (FLUSS on the log)"),
     start: str = typer.Option("stabilizing", "--start", help="window start: stabilizing | latest"),
     cpu_log: Optional[Path] = typer.Option(None, "--cpu-log", help="cpu.csv so far (adds RAM energy)"),
@@ -195,17 +209,17 @@ def project(
     from .layout import LayoutError
 
     if stabilizing_epoch != "auto" and not stabilizing_epoch.lstrip("-").isdigit():
-        _fail(f"--stabilizing-epoch must be an epoch number or 'auto', not {stabilizing_epoch!r}", 2)
+        _refuse(f"--stabilizing-epoch must be an epoch number or 'auto', not {stabilizing_epoch!r}", 2)
     try:
         out = project_online(gpu_log, epochs_file, planned_epochs, window=window,
                              stabilizing_epoch=stabilizing_epoch if stabilizing_epoch == "auto" else int(stabilizing_epoch),
                              start=start, cpu_log=cpu_log, train_start=train_start)
     except RefusedInput as exc:
-        _fail(str(exc), 2)
+        _refuse(str(exc), 2)
     except LayoutError as exc:
-        _fail(str(exc), 1)
+        _refuse(str(exc), 1)
     if as_json:
-        print(json.dumps(out, default=float, sort_keys=True))
+        print(json.dumps(out, default=float, sort_keys=True, allow_nan=False))
     else:
         render_projection(out, Console())
 

@@ -12,11 +12,11 @@ import pandas as pd
 from _common import setup
 
 from dlenergy import figures as F
+from dlenergy.estimators import training_data_info
+from dlenergy.estimators.evaluate import paper_stabilizing_epoch
 from dlenergy.io import LABEL_COLUMN, dataset_label, write_csv, write_text
 from dlenergy.stats import markdown_document
 from dlenergy.stats import skipped as stats_skipped
-
-PAPER_STABILIZING_EPOCH = 10  #: §4.3: "we will use epoch ten as the stabilizing point"
 
 
 def skipped(analysis: str, reason: str, columns: list[str] | None = None) -> pd.DataFrame:
@@ -37,6 +37,7 @@ class Context:
         self.seed = int(smk.params.seed)
         self.source = smk.params.source
         self.label = dataset_label(smk.input.dataset)
+        self.data_info = training_data_info(smk.input.dataset, self.source)  #: source, label, real or synthetic
         strip = lambda df: df.drop(columns=[LABEL_COLUMN], errors="ignore")
         self.runs = strip(pd.read_parquet(smk.input.runs)).sort_values("run_id", kind="stable").reset_index(drop=True)
         self.epochs = strip(pd.read_parquet(smk.input.epochs)) if "epochs" in smk.input.keys() else None
@@ -75,8 +76,8 @@ class Context:
             e = int(row["epoch_for_share"].iloc[0])
             share = float(row["share"].iloc[0])
             return e, f"FLUSS: {share:.0%} of {int(row['n_runs'].iloc[0])} runs are stable by epoch {e}"
-        return PAPER_STABILIZING_EPOCH, (f"FLUSS gave no stabilizing epoch for this source; the paper's epoch "
-                                         f"{PAPER_STABILIZING_EPOCH}")
+        paper = paper_stabilizing_epoch()  # §4.3: "we will use epoch ten as the stabilizing point"
+        return paper, f"FLUSS gave no stabilizing epoch for this source; the paper's epoch {paper}"
 
     # -- writing -------------------------------------------------------------------------------
     def table(self, name: str, df: pd.DataFrame) -> None:

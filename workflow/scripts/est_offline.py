@@ -12,20 +12,20 @@ import numpy as np
 import pandas as pd
 
 from dlenergy.estimators import OfflineEpochEnergyEstimator, OfflinePowerEstimator, write_skipped_model
+from dlenergy.estimators.evaluate import paper_regressor_scores
 from dlenergy.estimators.offline import MODEL_NAMES
 
-PAPER8 = {"linear": [0.82, 28.53, 21.34], "ridge": [0.83, 28.46, 21.25], "kernel_ridge": [0.99, 7.50, 4.19],
-          "svr": [0.97, 12.53, 6.02]}
-PAPER9 = {True: {"linear": [0.83, 1.64, 0.96], "ridge": [0.83, 1.65, 0.97], "kernel_ridge": [0.97, 0.75, 0.32],
-                 "svr": [0.95, 0.90, 0.41]},
-          False: {"linear": [0.83, 1.80, 1.03], "ridge": [0.83, 1.81, 1.04], "kernel_ridge": [0.97, 0.81, 0.34],
-                  "svr": [0.95, 1.00, 0.43]}}
+# the paper's Tables 8 and 9 (src/dlenergy/data/paper_targets.csv)
+PAPER8 = paper_regressor_scores("table8_power_regressors_cv")
+PAPER9 = {initial: paper_regressor_scores(f"table9_epoch_energy_regressors_cv.{key}")
+          for initial, key in ((True, "with_initial_epochs"), (False, "without_initial_epochs"))}
 
 ctx = Context(snakemake)
 off = ctx.cfg.get("offline", {})
+# the search's parallelism is the rule's threads (threads: from estimators.offline.n_jobs in the rule)
 kw = dict(models=tuple(off.get("models", ["linear", "ridge", "kernel_ridge", "svr"])), n_iter=int(off.get("n_iter", 20)),
           cv=int(off.get("cv_folds", 5)), select_by=off.get("select_by", "rmse"), random_state=ctx.seed,
-          n_jobs=int(off.get("n_jobs", 1)))
+          n_jobs=int(snakemake.threads))
 include_initial = bool(off.get("epoch_energy_include_initial", True))
 models_dir = Path(snakemake.output.power_schema).parent
 s0, s0_note = ctx.stabilizing_epoch()
@@ -36,7 +36,7 @@ pop = ctx.epoch_runs if epochs_reason is None else ctx.runs
 train = pop[pop["run_id"].astype(str).isin(train_ids)].reset_index(drop=True)
 power_reason = ctx.few_runs_reason(len(pop), "cleaned runs") if len(ctx.runs) else "the source has no cleaned runs"
 epoch_reason = epochs_reason or ctx.few_runs_reason()
-extra = {"source": ctx.source, "data_label": ctx.label, "seed": ctx.seed}
+extra = {**ctx.data_info, "seed": ctx.seed}
 cols8 = ["model", "label", "r2", "rmse_w", "mae_w", "r2_sd", "rmse_sd_w", "mae_sd_w", "selected", "n_train", "n_iter",
          "best_params", "paper_r2", "paper_rmse_w", "paper_mae_w"]
 cols9 = ["uses_initial_epochs", "model", "label", "r2", "rmse_kj", "mae_kj", "r2_sd", "rmse_sd_kj", "mae_sd_kj",
@@ -45,15 +45,16 @@ cols9 = ["uses_initial_epochs", "model", "label", "r2", "rmse_kj", "mae_kj", "r2
 
 def cv_rows(est, paper, unit_div=1.0, unit="w"):
     t = est.cv_table_.copy()
+    nan = {"r2": np.nan, "rmse": np.nan, "mae": np.nan}
     out = pd.DataFrame({
         "model": t["model"], "label": t["model"].map(MODEL_NAMES), "r2": t["r2"],
         f"rmse_{unit}": t["rmse"] / unit_div, f"mae_{unit}": t["mae"] / unit_div, "r2_sd": t["r2_sd"],
         f"rmse_sd_{unit}": t["rmse_sd"] / unit_div, f"mae_sd_{unit}": t["mae_sd"] / unit_div,
         "selected": t["model"] == est.model_name_, "n_train": est.n_train_, "n_iter": t["n_iter"],
         "best_params": t["best_params"],
-        "paper_r2": [paper.get(m, [np.nan] * 3)[0] for m in t["model"]],
-        f"paper_rmse_{unit}": [paper.get(m, [np.nan] * 3)[1] for m in t["model"]],
-        f"paper_mae_{unit}": [paper.get(m, [np.nan] * 3)[2] for m in t["model"]],
+        "paper_r2": [paper.get(m, nan)["r2"] for m in t["model"]],
+        f"paper_rmse_{unit}": [paper.get(m, nan)["rmse"] for m in t["model"]],
+        f"paper_mae_{unit}": [paper.get(m, nan)["mae"] for m in t["model"]],
     })
     return out
 
@@ -76,8 +77,8 @@ if epoch_reason is None:
     ye = train["energy_j"].to_numpy()
     ep = ctx.epochs[ctx.epochs["run_id"].isin(train["run_id"])]
     for initial in (True, False):
-        est = OfflineEpochEnergyEstimator(**kw, include_initial_epochs=initial, epochs=ep, stabilizing_epoch=s0)
-        est.fit(train, ye)
+        est = OfflineEpochEnergyEstimator(**kw, include_initial_epochs=initial, stabilizing_epoch=s0)
+        est.fit(train, ye, epochs=ep)
         t = cv_rows(est, PAPER9[initial], unit_div=1e3, unit="kj")
         t.insert(0, "uses_initial_epochs", initial)
         parts.append(t)

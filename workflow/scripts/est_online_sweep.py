@@ -9,7 +9,7 @@ from est_common import Context, skipped
 
 import pandas as pd
 
-from dlenergy.estimators.evaluate import online_sweep
+from dlenergy.estimators.evaluate import online_sweep, paper_sweep_kj
 from dlenergy.estimators.plots import fig10_online
 
 ctx = Context(snakemake)
@@ -35,6 +35,7 @@ else:
     sweep = skipped("online_window_sweep", reason, cols)
     which = ""
 ctx.table("online_window_sweep", sweep)
+paper = paper_sweep_kj()
 notes = [f"Runs: {which}." if which else "",
          f"Stabilizing epoch: {s0} ({s0_note}).",
          "power_based: eq. 1, mean power (GPU + RAM) of the window x training duration; epoch_energy_based: eq. 2, "
@@ -43,7 +44,9 @@ notes = [f"Runs: {which}." if which else "",
          "moved; random_start: w = %d at a random start after the stabilizing epoch, mean (and SD) over `repeats` "
          "seeds from `seed`." % (window, window),
          "n_missing: runs with fewer stable epochs than the window (not estimated). paper_rmse_kj: §4.3 "
-         "(window 5 from epoch 10: 7.34 / 7.88; random start: 6.96 / 5.13)."]
+         f"(power-based / epoch-energy-based; window 5 from epoch 10: {paper[('stabilizing', 'power_based')]:g} / "
+         f"{paper[('stabilizing', 'epoch_energy_based')]:g}; random start: {paper[('random_start', 'power_based')]:g} / "
+         f"{paper[('random_start', 'epoch_energy_based')]:g})."]
 ctx.markdown("online_window_sweep", "Online estimators: window size and stabilizing epoch (Figure 10)",
              [("", sweep)], [n for n in notes if n])
 ctx.figure("fig10_online_window", lambda: fig10_online(sweep, s0, window),

@@ -12,17 +12,24 @@ Every method is a scikit-learn regressor (``RegressorMixin`` + ``BaseEstimator``
 * ``predict`` returns the **estimated energy of each run in joules** (NaN for a run the method cannot
   estimate, e.g. fewer stable epochs than the window).
 
-so the comparison of Table 10 is one loop over ``{name: estimator}``.  What each method needs
-beyond the runs table is given at construction:
+so the comparison of Table 10 is one loop over ``{name: estimator}``.  Conventions (scikit-learn's,
+checked by ``parametrize_with_checks`` in ``tests/test_estimators.py``):
 
-* online methods (:class:`OnlinePowerEstimator`, :class:`OnlineEpochEnergyEstimator`) and
-  :class:`CarbontrackerEstimator` read the per-epoch measurements of a run: pass the epochs table
-  (``run_id, epoch, duration_s, energy_j`` as in ``clean/epochs.parquet``) as ``epochs=``; runs are
-  matched on ``run_id``.  They learn nothing: ``fit`` only indexes the epochs.
+* ``fit`` requires ``y`` and records the runs table's columns (``n_features_in_``,
+  ``feature_names_in_``); ``predict`` checks that it gets the same columns;
+* the per-epoch table (``run_id, epoch, duration_s, energy_j`` as in ``clean/epochs.parquet``) is a
+  side table passed to the method that reads it, never to the constructor:
+  ``predict(X, epochs=...)`` for the online methods (:class:`OnlinePowerEstimator`,
+  :class:`OnlineEpochEnergyEstimator`) and :class:`CarbontrackerEstimator`, which read the run's own
+  epochs; ``fit(X, y, epochs=...)`` for :class:`OfflineEpochEnergyEstimator` without the initial
+  epochs;
+* online methods and baselines learn nothing from other runs: they are formulas (tag
+  ``requires_fit = False``); ``fit`` only validates;
 * offline methods (:class:`OfflinePowerEstimator`, :class:`OfflineEpochEnergyEstimator`) learn a
   regression model of average power (W) or average epoch energy (J) from the pre-training inputs
   (GPU model via :mod:`dlenergy.gpu_specs`, total RAM, GFLOPs, training/validation sizes, batch and
-  input size), then scale it by the run's training duration or number of epochs.
+  input size), then scale it by the run's training duration or number of epochs.  A saved model is
+  loaded by ``OfflinePowerEstimator.load(model_dir)`` or :func:`load_offline_estimator`;
 * baselines (:class:`MLCO2Estimator`, :class:`GreenAlgorithmsEstimator`) are formulas of the runs
   table and the GPU's TDP.
 """
@@ -33,9 +40,11 @@ from .offline import (
     OfflineEpochEnergyEstimator,
     OfflinePowerEstimator,
     OutOfDomainError,
-    PersistedOfflineEstimator,
+    load_offline_estimator,
     load_offline_model,
     offline_features,
+    stable_epoch_energy,
+    training_data_info,
     write_skipped_model,
 )
 from .online import OnlineEpochEnergyEstimator, OnlinePowerEstimator, online_terms
@@ -50,9 +59,11 @@ __all__ = [
     "OnlineEpochEnergyEstimator",
     "OnlinePowerEstimator",
     "OutOfDomainError",
-    "PersistedOfflineEstimator",
+    "load_offline_estimator",
     "load_offline_model",
     "offline_features",
     "online_terms",
+    "stable_epoch_energy",
+    "training_data_info",
     "write_skipped_model",
 ]

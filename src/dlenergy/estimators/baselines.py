@@ -9,7 +9,13 @@
 ``t`` is the training duration (``duration_s``).  TDP comes from the GPU specification table
 (:mod:`dlenergy.gpu_specs`, by ``gpu_model``); a run whose GPU is not in the table falls back to the
 power limit its log reports (``max_power_w``, which is what the replication package used as TDP),
-else NaN.  With ``tdp="logged"`` the logged power limit is used first.
+else NaN.  With ``tdp="logged"`` the logged power limit is used first.  RAM is ``total_ram_gb`` as
+the runs table gives it (GB): no unit conversion happens here.
+
+The three are formulas: they learn nothing from the training runs.  ``fit`` validates the runs
+table and the target and records the table's columns (``n_features_in_``, ``feature_names_in_``);
+``predict`` also works unfitted (tag ``requires_fit = False``, as scikit-learn's stateless
+transformers).
 """
 
 from __future__ import annotations
@@ -17,16 +23,26 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
 
 from ..gpu_specs import gpu_features
+from ._tables import check_epochs, check_runs, column, epochs_column, n_epochs, score_with_epochs
 
 GA_RAM_W_PER_GB = 0.3725
 
 
 def tdp_of(X: pd.DataFrame, source: str = "spec") -> np.ndarray:
+    """TDP (W) of each run: the GPU table's (``source="spec"``, the logged limit as fallback) or the
+    logged power limit ``max_power_w`` (``source="logged"``, the table as fallback).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> runs = pd.DataFrame({"gpu_model": ["NVIDIA GeForce RTX 3090"], "max_power_w": [300.0]})
+    >>> float(tdp_of(runs, "spec")[0]), float(tdp_of(runs, "logged")[0])
+    (350.0, 300.0)
+    """
     spec = gpu_features(X["gpu_model"], errors="coerce")["tdp_w"].to_numpy(dtype=np.float64)
-    logged = X["max_power_w"].to_numpy(dtype=np.float64) if "max_power_w" in X else np.full(len(X), np.nan)
+    logged = column(X, "max_power_w") if "max_power_w" in X else np.full(len(X), np.nan)
     if source == "logged":
         return np.where(np.isfinite(logged), logged, spec)
     if source != "spec":
@@ -35,10 +51,23 @@ def tdp_of(X: pd.DataFrame, source: str = "spec") -> np.ndarray:
 
 
 class _Formula(RegressorMixin, BaseEstimator):
-    def fit(self, X: pd.DataFrame, y=None):
-        self.n_features_in_ = X.shape[1]
-        self.fitted_ = True
+    """A formula of the runs table: validates, learns nothing."""
+
+    def _needs(self, X) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        return tags
+
+    def fit(self, X: pd.DataFrame, y):
+        """Validate the runs table ``X`` and the measured energies ``y`` (J); nothing is learned."""
+        check_runs(self, X, y, reset=True, needs=self._needs(X))
         return self
+
+    def _check(self, X) -> pd.DataFrame:
+        return check_runs(self, X, reset=False, needs=self._needs(X))[0]
 
 
 class MLCO2Estimator(_Formula):
@@ -47,9 +76,13 @@ class MLCO2Estimator(_Formula):
     def __init__(self, tdp: str = "spec"):
         self.tdp = tdp
 
+    def _needs(self, X):
+        return ["gpu_model", "duration_s"]
+
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        check_is_fitted(self, "fitted_")
-        return tdp_of(X, self.tdp) * X["duration_s"].to_numpy(dtype=np.float64)
+        """Energy (J) of each run: TDP (W) x ``duration_s``."""
+        X = self._check(X)
+        return tdp_of(X, self.tdp) * column(X, "duration_s")
 
 
 class GreenAlgorithmsEstimator(_Formula):
@@ -59,36 +92,45 @@ class GreenAlgorithmsEstimator(_Formula):
         self.tdp = tdp
         self.ram_w_per_gb = ram_w_per_gb
 
+    def _needs(self, X):
+        return ["gpu_model", "gpu_usage_pct", "total_ram_gb", "duration_s"]
+
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        check_is_fitted(self, "fitted_")
-        usage = X["gpu_usage_pct"].to_numpy(dtype=np.float64) / 100.0
-        ram = X["total_ram_gb"].to_numpy(dtype=np.float64)
-        power = tdp_of(X, self.tdp) * usage + ram * float(self.ram_w_per_gb)
-        return power * X["duration_s"].to_numpy(dtype=np.float64)
+        """Energy (J) of each run."""
+        X = self._check(X)
+        usage = column(X, "gpu_usage_pct") / 100.0
+        power = tdp_of(X, self.tdp) * usage + column(X, "total_ram_gb") * float(self.ram_w_per_gb)
+        return power * column(X, "duration_s")
 
 
 class CarbontrackerEstimator(_Formula):
     """Carbontracker's default prediction: the first ``epochs_before_pred`` epochs' mean energy x planned epochs.
 
-    The planned number of epochs is ``X["planned_epochs"]`` when present, else ``epochs_measured``.
+    The planned number of epochs is ``X["planned_epochs"]`` when present, else ``epochs_measured``;
+    the epochs come from the per-epoch table given to :meth:`predict` (``epochs=``), matched on
+    ``run_id``.  A run with fewer measured epochs than ``epochs_before_pred``: NaN.
     """
 
-    def __init__(self, epochs: pd.DataFrame | None = None, epochs_before_pred: int = 1):
-        self.epochs = epochs
+    def __init__(self, epochs_before_pred: int = 1):
         self.epochs_before_pred = epochs_before_pred
 
-    def fit(self, X: pd.DataFrame, y=None):
-        if self.epochs is None:
-            raise ValueError("CarbontrackerEstimator needs the per-epoch measurements: pass epochs=<epochs table>")
-        k = int(self.epochs_before_pred)
-        first = self.epochs.sort_values(["run_id", "epoch"]).groupby("run_id", sort=False).head(k)
-        agg = first.groupby("run_id")["energy_j"].agg(["mean", "size"])
-        self.first_epochs_energy_ = agg["mean"].where(agg["size"] >= k).to_dict()
-        return super().fit(X, y)
+    def _needs(self, X):
+        return ["run_id", epochs_column(X)]
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        check_is_fitted(self, "first_epochs_energy_")
-        col = "planned_epochs" if "planned_epochs" in X else "epochs_measured"
-        n = X[col].to_numpy(dtype=np.float64)
-        e1 = np.array([self.first_epochs_energy_.get(str(r), np.nan) for r in X["run_id"]], dtype=np.float64)
-        return e1 * n
+    def predict(self, X: pd.DataFrame, epochs: pd.DataFrame | None = None) -> np.ndarray:
+        """Energy (J) of each run of ``X`` from its first epochs in ``epochs``
+        (``run_id, epoch, energy_j``)."""
+        X = self._check(X)
+        epochs = check_epochs(self, epochs, ("run_id", "epoch", "energy_j"))
+        k = int(self.epochs_before_pred)
+        if k < 1:
+            raise ValueError(f"epochs_before_pred must be >= 1, got {k}")
+        first = epochs.sort_values(["run_id", "epoch"], kind="stable").groupby("run_id", sort=False).head(k)
+        agg = first.groupby(first["run_id"].astype(str))["energy_j"].agg(["mean", "size"])
+        mean = agg["mean"].where(agg["size"] >= k)
+        e1 = X["run_id"].astype(str).map(mean).to_numpy(dtype=np.float64)
+        return e1 * n_epochs(X)
+
+    def score(self, X: pd.DataFrame, y, sample_weight=None, epochs: pd.DataFrame | None = None) -> float:
+        """R² of ``predict(X, epochs)`` against the measured energies ``y``."""
+        return score_with_epochs(self, X, y, sample_weight, epochs)

@@ -7,27 +7,74 @@ Errors are in kJ (the paper's unit): RMSE, MAE, and MAPE (%) over the runs a met
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from .online import OnlineEpochEnergyEstimator, OnlinePowerEstimator
 
-#: paper values, Table 10 and §4.3 (targets.yaml)
-PAPER_TABLE10_KJ = {
-    "green_algorithms": 132.54,
-    "mlco2": 159.36,
-    "online_power_based": 10.67,
-    "online_epoch_energy_based": 7.23,
-    "offline_power_based": 27.76,
-    "offline_epoch_energy_based": 50.00,
-}
-PAPER_SWEEP_KJ = {
-    ("stabilizing", "power_based"): 7.34,
-    ("stabilizing", "epoch_energy_based"): 7.88,
-    ("random_start", "power_based"): 6.96,
-    ("random_start", "epoch_energy_based"): 5.13,
-}
+
+def paper_numbers(prefix: str) -> dict[str, float]:
+    """The paper's numbers whose key in ``paper_targets.csv`` (the one copy of them,
+    :func:`dlenergy.scorecard.read_targets`) starts with ``prefix + "."``, by the rest of the key.
+
+    Examples
+    --------
+    >>> paper_numbers("table10_test_rmse_kj")["mlco2"]
+    159.36
+    """
+    from ..scorecard import read_targets
+
+    t = read_targets()
+    sel = t[t["key"].str.startswith(prefix + ".")]
+    if sel.empty:
+        raise KeyError(f"paper_targets.csv has no key under {prefix!r}")
+    return {k[len(prefix) + 1:]: float(v) for k, v in zip(sel["key"], sel["value"])}
+
+
+#: the paper's names of the candidate models (Tables 8 and 9) -> the pipeline's
+_PAPER_MODEL = {"svm": "svr"}
+
+
+def paper_regressor_scores(table: str) -> dict[str, dict[str, float]]:
+    """Tables 8 and 9 of the paper: ``{model: {"r2", "rmse", "mae"}}`` under key prefix ``table``
+    (e.g. ``table8_power_regressors_cv``, ``table9_epoch_energy_regressors_cv.with_initial_epochs``);
+    model names as the pipeline spells them (``svr`` for the paper's SVM).
+
+    Examples
+    --------
+    >>> paper_regressor_scores("table8_power_regressors_cv")["kernel_ridge"]["rmse"]
+    7.5
+    """
+    out: dict[str, dict[str, float]] = {}
+    for key, v in paper_numbers(table).items():
+        model, _, score = key.rpartition(".")
+        out.setdefault(_PAPER_MODEL.get(model, model), {})[score] = v
+    return out
+
+
+def paper_table10_kj() -> dict[str, float]:
+    """Table 10 of the paper: test RMSE (kJ) of each method."""
+    return paper_numbers("table10_test_rmse_kj")
+
+
+def paper_sweep_kj() -> dict[tuple[str, str], float]:
+    """§4.3: RMSE (kJ) of the online methods with w = 5 from the stabilizing epoch (``"stabilizing"``)
+    and at a random start (``"random_start"``), by (kind, method)."""
+    out = {}
+    for kind, key in (("stabilizing", "window_5_from_epoch_10_rmse_kj"), ("random_start", "window_5_random_start_rmse_kj")):
+        for method, v in paper_numbers(f"rq32_online.{key}").items():
+            out[(kind, method)] = v
+    return out
+
+
+def paper_stabilizing_epoch() -> int:
+    """§4.3: the paper's stabilizing epoch (10)."""
+    return int(paper_numbers("rq32_online")["stabilizing_epoch"])
+
+
 METHOD_LABELS = {
     "online_power_based": "Online power-based",
     "online_epoch_energy_based": "Online epoch-energy-based",
@@ -83,21 +130,20 @@ def online_sweep(runs: pd.DataFrame, epochs: pd.DataFrame, *, stabilizing_epoch:
     rows = []
 
     def add(sweep, method, w, s0, est, extra=None):
-        pred = est.fit(runs, y).predict(runs)
+        pred = est.fit(runs, y).predict(runs, epochs)
         rows.append({"sweep": sweep, "method": method, "window": int(w), "stabilizing_epoch": s0,
                      **errors_kj(y, pred), **(extra or {})})
 
     for method, cls in methods.items():
         for w in windows:
-            add("window", method, w, int(stabilizing_epoch),
-                cls(epochs=epochs, window=int(w), stabilizing_epoch=int(stabilizing_epoch)))
+            add("window", method, w, int(stabilizing_epoch), cls(window=int(w), stabilizing_epoch=int(stabilizing_epoch)))
         for s0 in starts:
-            add("stabilizing_epoch", method, window, int(s0), cls(epochs=epochs, window=int(window), start=int(s0)))
+            add("stabilizing_epoch", method, window, int(s0), cls(window=int(window), start=int(s0)))
         reps = []
         for r in range(int(repeats)):
-            est = cls(epochs=epochs, window=int(window), start="random", stabilizing_epoch=int(stabilizing_epoch),
+            est = cls(window=int(window), start="random", stabilizing_epoch=int(stabilizing_epoch),
                       random_state=int(seed) + r)
-            reps.append(errors_kj(y, est.fit(runs, y).predict(runs)))
+            reps.append(errors_kj(y, est.fit(runs, y).predict(runs, epochs)))
         rep = pd.DataFrame(reps)
         rows.append({"sweep": "random_start", "method": method, "window": int(window),
                      "stabilizing_epoch": int(stabilizing_epoch), "n_runs": int(rep["n_runs"].min()),
@@ -111,7 +157,7 @@ def online_sweep(runs: pd.DataFrame, epochs: pd.DataFrame, *, stabilizing_epoch:
             out[c] = np.nan
     out["paper_rmse_kj"] = np.nan
     at = (out["sweep"] == "window") & (out["window"] == 5)
-    for (kind, method), v in PAPER_SWEEP_KJ.items():
+    for (kind, method), v in paper_sweep_kj().items():
         sel = (out["method"] == method) & (at if kind == "stabilizing" else (out["sweep"] == "random_start"))
         out.loc[sel, "paper_rmse_kj"] = v
     cols = ["sweep", "method", "window", "stabilizing_epoch", "n_runs", "n_missing", "rmse_kj", "mae_kj", "mape_pct",
@@ -119,14 +165,27 @@ def online_sweep(runs: pd.DataFrame, epochs: pd.DataFrame, *, stabilizing_epoch:
     return out[cols]
 
 
-def compare(estimators: dict, X_test: pd.DataFrame, y_test) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Table 10: errors of each fitted estimator on the held-out runs; and the predictions (long)."""
+def predict_energy(est, X: pd.DataFrame, epochs: pd.DataFrame | None = None) -> np.ndarray:
+    """``est.predict(X)``, with the epochs table for the estimators whose ``predict`` reads one."""
+    if "epochs" in inspect.signature(est.predict).parameters:
+        return np.asarray(est.predict(X, epochs=epochs), dtype=np.float64)
+    return np.asarray(est.predict(X), dtype=np.float64)
+
+
+def compare(estimators: dict, X_test: pd.DataFrame, y_test, *, epochs: pd.DataFrame | None = None
+            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 10: errors of each fitted estimator on the held-out runs; and the predictions (long).
+
+    ``epochs``: the held-out runs' per-epoch table, for the estimators that read it (online methods,
+    Carbontracker).  ``paper_rmse_kj``: the paper's Table 10 (:func:`paper_table10_kj`).
+    """
     y = np.asarray(y_test, dtype=np.float64)
+    paper = paper_table10_kj()
     rows, preds = [], []
     for name, est in estimators.items():
-        p = np.asarray(est.predict(X_test), dtype=np.float64)
+        p = predict_energy(est, X_test, epochs)
         rows.append({"method": name, "label": METHOD_LABELS.get(name, name), **errors_kj(y, p),
-                     "paper_rmse_kj": PAPER_TABLE10_KJ.get(name, np.nan)})
+                     "paper_rmse_kj": paper.get(name, np.nan)})
         preds.append(pd.DataFrame({"method": name, "run_id": X_test["run_id"].astype(str).to_numpy(),
                                    "true_kj": y / 1e3, "predicted_kj": p / 1e3}))
     return pd.DataFrame(rows), pd.concat(preds, ignore_index=True)

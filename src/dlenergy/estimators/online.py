@@ -27,9 +27,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
 
-EPOCH_NEEDS = ("run_id", "epoch", "duration_s", "energy_j")
+from ._tables import check_epochs, check_runs, score_with_epochs
 
 
 def online_terms(ep: pd.DataFrame, s0: int, window: int, start: int | None = None,
@@ -97,40 +96,60 @@ def _terms(labels: np.ndarray, e: np.ndarray, d: np.ndarray, s0: int, window: in
 
 
 class _OnlineBase(RegressorMixin, BaseEstimator):
-    def __init__(self, epochs: pd.DataFrame | None = None, window: int = 5, start="stabilizing",
-                 stabilizing_epoch=10, random_state=None):
-        self.epochs = epochs
+    """Equations 1 and 2 on the epochs a run has measured: nothing is learned from other runs.
+
+    ``fit`` validates the runs table and the target and records the table's columns;
+    ``predict(X, epochs)`` and ``explain(X, epochs)`` read each run's epochs from ``epochs`` (the
+    per-epoch table: ``run_id, epoch, duration_s, energy_j``) and also work unfitted (tag
+    ``requires_fit = False``).
+    """
+
+    def __init__(self, window: int = 5, start="stabilizing", stabilizing_epoch=10, random_state=None):
         self.window = window
         self.start = start
         self.stabilizing_epoch = stabilizing_epoch
         self.random_state = random_state
 
-    # -- sklearn API -------------------------------------------------------------------------
-    def fit(self, X: pd.DataFrame, y=None):
-        if self.epochs is None:
-            raise ValueError(f"{type(self).__name__} needs the per-epoch measurements: pass epochs=<epochs table>")
-        missing = [c for c in EPOCH_NEEDS if c not in self.epochs.columns]
-        if missing:
-            raise ValueError(f"epochs table lacks column(s) {', '.join(missing)}")
-        if not (self.start in ("stabilizing", "random") or isinstance(self.start, (int, np.integer))):
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        return tags
+
+    def _needs(self, X) -> list[str]:
+        needs = ["run_id"]
+        if self.stabilizing_epoch is None and not self._fixed_start():
+            needs.append("stabilizing_epoch")
+        return needs
+
+    def _fixed_start(self) -> bool:
+        return isinstance(self.start, (int, np.integer)) and not isinstance(self.start, bool)
+
+    def _check_params(self) -> None:
+        if not (self.start in ("stabilizing", "random") or self._fixed_start()):
             raise ValueError(f"start must be 'stabilizing', 'random' or an epoch number, not {self.start!r}")
-        # sorted numpy arrays per run, in one vectorized pass (predict runs many times in the sweeps)
-        self.arrays_ = _arrays_by_run(self.epochs)
-        self.n_features_in_ = X.shape[1] if hasattr(X, "shape") and len(getattr(X, "shape", ())) == 2 else 0
+
+    # -- sklearn API -------------------------------------------------------------------------
+    def fit(self, X: pd.DataFrame, y):
+        """Validate the runs table ``X``, the measured energies ``y`` (J) and the parameters."""
+        self._check_params()
+        check_runs(self, X, y, reset=True, needs=self._needs(X))
         return self
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.explain(X)["energy_j"].to_numpy(dtype=np.float64)
+    def predict(self, X: pd.DataFrame, epochs: pd.DataFrame | None = None) -> np.ndarray:
+        """Estimated energy (J) of each run of ``X`` from its epochs in ``epochs`` (NaN: cannot estimate)."""
+        return self.explain(X, epochs)["energy_j"].to_numpy(dtype=np.float64)
+
+    def score(self, X: pd.DataFrame, y, sample_weight=None, epochs: pd.DataFrame | None = None) -> float:
+        """R² of ``predict(X, epochs)`` against the measured energies ``y``."""
+        return score_with_epochs(self, X, y, sample_weight, epochs)
 
     # -- details -----------------------------------------------------------------------------
     def _s0(self, X: pd.DataFrame) -> np.ndarray:
-        if isinstance(self.start, (int, np.integer)) and not isinstance(self.start, bool):
+        if self._fixed_start():
             return np.full(len(X), int(self.start))
         se = self.stabilizing_epoch
         if se is None:
-            if "stabilizing_epoch" not in X:
-                raise ValueError("stabilizing_epoch=None needs a column 'stabilizing_epoch' in X")
-            return X["stabilizing_epoch"].to_numpy(dtype=np.float64)
+            return pd.to_numeric(X["stabilizing_epoch"], errors="coerce").to_numpy(dtype=np.float64)
         if isinstance(se, (Mapping, pd.Series)):
             m = dict(se)
             return np.array([m.get(str(r), np.nan) for r in X["run_id"]], dtype=np.float64)
@@ -145,56 +164,77 @@ class _OnlineBase(RegressorMixin, BaseEstimator):
         seed = [int(self.random_state or 0), zlib.crc32(str(run_id).encode("utf-8"))]
         return int(np.random.default_rng(seed).integers(s0, hi + 1))
 
-    def explain(self, X: pd.DataFrame) -> pd.DataFrame:
+    def explain(self, X: pd.DataFrame, epochs: pd.DataFrame | None = None) -> pd.DataFrame:
         """Per run: the estimate and the terms it came from (window epochs, E_w, E_u, s, reason)."""
-        check_is_fitted(self, "arrays_")
-        rows = []
-        s0s = self._s0(X)
+        self._check_params()
+        X = check_runs(self, X, reset=False, needs=self._needs(X))[0]
+        arrays = _arrays_by_run(check_epochs(self, epochs))
         empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
-        arrays = self.arrays_
-        for rec, s0 in zip(X.to_dict("records"), s0s):
-            rid = str(rec["run_id"])
-            labels, e, d = arrays.get(rid, empty)
-            if not np.isfinite(s0):
-                rows.append({"run_id": rid, "energy_j": np.nan, "reason": "no stabilizing epoch for this run"})
-                continue
-            s0 = int(s0)
-            a = self._start_for(rid, s0, labels) if len(labels) else s0
-            terms = _terms(labels, e, d, s0, int(self.window), a, self._planned(rec, None))
-            if not terms["ok"]:
-                rows.append({"run_id": rid, "energy_j": np.nan, "stabilizing_epoch": s0, "window_start": a,
-                             "reason": terms["reason"]})
-                continue
-            e = self._energy(rec, terms)
-            rows.append({"run_id": rid, "energy_j": e, "stabilizing_epoch": s0, "window_start": a,
-                         "window_end": a + int(self.window) - 1, "E_w": terms["E_w"], "d_w": terms["d_w"],
-                         "P_w": terms["P_w"], "E_u": terms["E_u"], "s": terms["s"], "reason": ""})
+        rows = [self._row(rec, s0, arrays.get(str(rec["run_id"]), empty))
+                for rec, s0 in zip(X.to_dict("records"), self._s0(X))]
         cols = ["run_id", "energy_j", "stabilizing_epoch", "window_start", "window_end", "E_w", "d_w", "P_w", "E_u",
                 "s", "reason"]
         return pd.DataFrame(rows, columns=cols)
 
-    @staticmethod
-    def _planned(rec, ep) -> int | None:
-        if "planned_epochs" in rec and pd.notna(rec["planned_epochs"]):
-            return int(rec["planned_epochs"])
-        return None
+    def _row(self, rec: dict, s0: float, arrays) -> dict:
+        rid = str(rec["run_id"])
+        labels, e, d = arrays
+        if not np.isfinite(s0):
+            return {"run_id": rid, "energy_j": np.nan, "reason": "no stabilizing epoch for this run"}
+        s0 = int(s0)
+        a = self._start_for(rid, s0, labels) if len(labels) else s0
+        terms = _terms(labels, e, d, s0, int(self.window), a, _planned(rec))
+        if not terms["ok"]:
+            return {"run_id": rid, "energy_j": np.nan, "stabilizing_epoch": s0, "window_start": a,
+                    "reason": terms["reason"]}
+        return {"run_id": rid, "energy_j": self._energy(rec, terms), "stabilizing_epoch": s0, "window_start": a,
+                "window_end": a + int(self.window) - 1, "E_w": terms["E_w"], "d_w": terms["d_w"],
+                "P_w": terms["P_w"], "E_u": terms["E_u"], "s": terms["s"], "reason": ""}
 
     def _energy(self, rec, terms) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def _planned(rec: dict) -> int | None:
+    """The run's planned epochs (``planned_epochs``), or None: the epochs it measured."""
+    v = rec.get("planned_epochs")
+    return int(v) if v is not None and pd.notna(v) else None
+
+
+def projected_duration(terms: dict) -> float:
+    """Training duration (s) projected from a run's epochs: the unstable epochs' measured duration
+    plus ``s`` stable epochs at the window's mean epoch duration, ``d_u + s x d_w / w``.
+
+    Examples
+    --------
+    >>> projected_duration({"d_u": 3.0, "s": 9, "d_w": 8.0, "w": 4})
+    21.0
+    """
+    return float(terms["d_u"] + terms["s"] * terms["d_w"] / terms["w"])
+
+
+def epoch_energy_projection(terms: dict) -> float:
+    """Equation 2: ``E_w x s / w + E_u`` (J).
+
+    Examples
+    --------
+    >>> epoch_energy_projection({"E_w": 400.0, "s": 9, "w": 4, "E_u": 150.0})
+    1050.0
+    """
+    return float(terms["E_w"] * terms["s"] / terms["w"] + terms["E_u"])
 
 
 class OnlinePowerEstimator(_OnlineBase):
     """Equation 1: mean power of a window of ``window`` stable epochs x the training duration.
 
     The duration is ``X["duration_s"]`` (the measured training duration, as in the paper's
-    evaluation); without it (a run still training) the unstable epochs' duration plus ``s`` times the
-    window's mean epoch duration.
+    evaluation); without it (a run still training) :func:`projected_duration`.
     """
 
     def _energy(self, rec, terms) -> float:
-        t = rec["duration_s"] if "duration_s" in rec and pd.notna(rec["duration_s"]) else np.nan
+        t = float(rec["duration_s"]) if "duration_s" in rec and pd.notna(rec["duration_s"]) else np.nan
         if not np.isfinite(t):
-            t = terms["d_u"] + terms["s"] * terms["d_w"] / terms["w"]
+            t = projected_duration(terms)
         return float(terms["P_w"] * t)
 
 
@@ -202,4 +242,4 @@ class OnlineEpochEnergyEstimator(_OnlineBase):
     """Equation 2: window energy x s / w + energy of the unstable epochs."""
 
     def _energy(self, rec, terms) -> float:
-        return float(terms["E_w"] * terms["s"] / terms["w"] + terms["E_u"])
+        return epoch_energy_projection(terms)
