@@ -126,13 +126,6 @@ VALIDATION_SIZE = 10203  #: paper §3.4.3 (30 %, used as the test set)
 #: metadata column -> canonical runs.csv column
 METADATA_COLUMNS = {**AUTHORS_COLUMNS, "split number": "split_number"}
 
-#: what del Rey et al. (2024) report for these runs (targets.yaml §4.1-4.2)
-PAPER_TARGETS = {
-    "cloud_energy_per_image_j": {"vgg16": 0.39, "xception": 0.34, "nasnet_mobile": 0.34, "mobilenet_v2": 0.14},
-    "cloud_gpu_usage_pct": {"vgg16": 90.0, "resnet50": 78.0, "xception": 60.0, "mobilenet_v2": 23.0},
-    "mobilenet_v2_reduction_local_ml_vs_cloud": 0.436,
-}
-
 _STAMP = re.compile(r"(\d{8}T\d{6})")
 _METADATA_CANDIDATES = ("metadata/model_metrics.parquet", "data/metrics/interim/model_metrics.gzip",
                         "model_metrics.parquet", "model_metrics.gzip")
