@@ -231,6 +231,6 @@ def test_cli_console_keeps_rich_formatting_on_a_terminal():
     term.print(msg, highlight=False)
     out = term.file.getvalue()
     assert "\x1b[1;31m" in out and len(out.splitlines()) > 1  # colour, and rich's wrap at the terminal's width
-    pipe = CliConsole(file=io.StringIO())
+    pipe = CliConsole(file=io.StringIO(), _environ={})  # no FORCE_COLOR, COLUMNS, TTY_COMPATIBLE
     pipe.print(msg, highlight=False)
     assert pipe.file.getvalue() == "error: " + " ".join(["word"] * 30) + "\n"
