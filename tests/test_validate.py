@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -171,14 +174,63 @@ def test_cli_exit_codes(dataset):
     runner = CliRunner()
     res = runner.invoke(app, ["validate", str(dataset)])
     assert res.exit_code == 0, res.output
-    assert "valid" in res.output and "0 error(s)" in res.output
+    assert res.output.splitlines() == [f"{dataset}: valid layout v1 dataset: 0 error(s), 0 warning(s)"]
     ep = dataset / "runs" / "run-b" / "epochs.csv"
     write(ep, ["epoch,end_time", "0,2024-01-01 10:00:03.000", "0,2024-01-01 10:00:06.000"])
     res = runner.invoke(app, ["validate", str(dataset)])
     assert res.exit_code == 1
-    assert f"{ep}:3: error" in res.output.replace("\n", "")
+    assert f"{ep}:3: error" in res.output.splitlines()[0]  # one message, one line (no hard wrap)
     # warnings alone keep exit code 0
     write(ep, epoch_lines())
     (dataset / "runs" / "run-b" / "cpu.csv").unlink()
     res = runner.invoke(app, ["validate", str(dataset)])
     assert res.exit_code == 0 and "warning" in res.output
+
+
+def _cli_not_a_terminal(*args: str) -> subprocess.CompletedProcess:
+    """``python -m dlenergy ARGS`` as CI or a pipe runs it: no COLUMNS, stdin/stdout/stderr not a terminal."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "FORCE_COLOR", "TERM")}
+    return subprocess.run([sys.executable, "-m", "dlenergy", *args], stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def test_cli_output_is_never_hard_wrapped_off_a_terminal(tmp_path, dataset):
+    """Issue 12: rich wrapped at 80 columns when COLUMNS was unset, splitting paths over lines."""
+    long_root = tmp_path / ("a_rather_long_folder_name_" * 6) / "measurements"
+    long_root.parent.mkdir(parents=True)
+    dataset.rename(long_root)
+    assert len(str(long_root)) > 120
+    ep = long_root / "runs" / "run-b" / "epochs.csv"
+    write(ep, ["epoch,end_time", "0,2024-01-01 10:00:03.000", "0,2024-01-01 10:00:06.000"])
+    (long_root / "runs" / "run-a" / "cpu.csv").unlink()
+    res = _cli_not_a_terminal("validate", str(long_root))
+    assert res.returncode == 1, res.stderr
+    lines = res.stdout.splitlines()
+    problems = validate_dataset(long_root)
+    assert len(problems) == 2 and len(lines) == len(problems) + 1, res.stdout
+    for p, line in zip(problems, lines):  # each problem whole on its own line: file:line: kind: message
+        kind = "error" if p.fatal else "warning"
+        where = f"{p.file}:{p.line}" if p.line is not None else p.file
+        assert line == f"{where}: {kind}: {p.message}"
+    assert lines[-1] == f"{long_root}: not valid layout v1 dataset: 1 error(s), 1 warning(s)"
+    # the error console (stderr) too
+    missing = long_root / "no_such_dataset"
+    res = _cli_not_a_terminal("ingest", str(missing), "--out", str(tmp_path / "out"))
+    assert res.returncode == 1
+    assert res.stderr.splitlines() == [f"error: {missing / 'runs.csv'}: runs table not found "
+                                       "(layout v1 needs DATASET/runs.csv)"]
+
+
+def test_cli_console_keeps_rich_formatting_on_a_terminal():
+    import io
+
+    from dlenergy.cli import CliConsole
+
+    msg = "[bold red]error:[/] " + " ".join(["word"] * 30)
+    term = CliConsole(file=io.StringIO(), force_terminal=True, width=40)
+    term.print(msg, highlight=False)
+    out = term.file.getvalue()
+    assert "\x1b[1;31m" in out and len(out.splitlines()) > 1  # colour, and rich's wrap at the terminal's width
+    pipe = CliConsole(file=io.StringIO(), _environ={})  # no FORCE_COLOR, COLUMNS, TTY_COMPATIBLE
+    pipe.print(msg, highlight=False)
+    assert pipe.file.getvalue() == "error: " + " ".join(["word"] * 30) + "\n"

@@ -7,10 +7,49 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Energy of deep-learning training from power logs (del Rey et al.).")
-console = Console(stderr=True)
+
+#: width of a console that is not a terminal and has no ``COLUMNS``: tables take their natural width
+UNWRAPPED_WIDTH = 100_000
+
+
+class CliConsole(Console):
+    """The CLI's rich console: rich's own on a terminal; never hard-wrapped elsewhere.
+
+    Output that is not a terminal (a pipe to ``grep``, a file, CI without ``COLUMNS``) would otherwise be
+    wrapped at 80 columns, splitting paths and sentences over lines.  There, every message stays on one
+    line (rich's soft wrap) and tables take their natural width, unless ``COLUMNS`` sets one.  Both are
+    decided at each print, so the console follows the stream it writes to at that time.
+
+    Examples
+    --------
+    >>> import io
+    >>> c = CliConsole(file=io.StringIO())
+    >>> c.print("error: " + "/very/long/path" * 10, highlight=False)
+    >>> len(c.file.getvalue().splitlines())
+    1
+    """
+
+    def print(self, *objects, soft_wrap: Optional[bool] = None, **kwargs) -> None:
+        """rich's ``print``; not on a terminal, soft-wrapped unless the caller says otherwise."""
+        if soft_wrap is None and not self.is_terminal:
+            soft_wrap = True
+        super().print(*objects, soft_wrap=soft_wrap, **kwargs)
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        """rich's size; not on a terminal, with no set width and no ``COLUMNS``, unlimited width."""
+        size = Console.size.fget(self)
+        if self.is_terminal or self._width is not None or "COLUMNS" in self._environ:
+            return size
+        return ConsoleDimensions(UNWRAPPED_WIDTH, size.height)
+
+    size = size.setter(Console.size.fset)
+
+
+console = CliConsole(stderr=True)
 
 
 def _fail(msg: str, code: int = 1):
@@ -134,7 +173,7 @@ def validate(dataset: Path = typer.Argument(..., help="dataset folder in layout 
     from .validate import has_fatal, validate_dataset
 
     problems = validate_dataset(dataset)
-    out = Console()
+    out = CliConsole()
     for p in problems:
         where = f"{p.file}:{p.line}" if p.line is not None else p.file
         kind = "[bold red]error[/]" if p.fatal else "[yellow]warning[/]"
@@ -189,7 +228,7 @@ def estimate(
     if as_json:
         print(json.dumps(out, default=float, sort_keys=True, allow_nan=False))
     else:
-        render_estimate(out, Console())
+        render_estimate(out, CliConsole())
 
 
 @app.command()
@@ -221,7 +260,7 @@ def project(
     if as_json:
         print(json.dumps(out, default=float, sort_keys=True, allow_nan=False))
     else:
-        render_projection(out, Console())
+        render_projection(out, CliConsole())
 
 
 @app.command()

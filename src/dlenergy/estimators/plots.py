@@ -78,7 +78,8 @@ def fig9_stabilizing(curve: pd.DataFrame, summary: pd.DataFrame, share: float = 
         e = int(s_all["epoch_for_share"].iloc[0])
         ax.axvline(e, color="#a6361c", linewidth=1.0, linestyle="-.")
         ax.annotate(f"{int(share * 100)} % stable by epoch {e}", (e, 100 * share), xytext=(6, -16),
-                    textcoords="offset points", fontsize=8, color="#a6361c")
+                    textcoords="offset points", fontsize=8, color="#a6361c",
+                    bbox=dict(facecolor="white", edgecolor="none", alpha=0.85, pad=1.5))
     ax.set_xlabel("Epoch n (stabilizing epoch <= n)")
     ax.set_ylabel("Runs stable by epoch n (%)")
     ax.set_ylim(0, 102)
