@@ -94,11 +94,16 @@ def test_epochs_out_of_order(dataset):
     assert p.file == str(ep) and p.line == 4 and "out of order" in p.message
 
 
-def test_epoch_end_outside_gpu_log_is_a_warning(dataset):
+def test_epoch_end_outside_gpu_log_is_an_error_past_the_tolerance(dataset):
+    """Ingest refuses a training window reaching an hour past the log (issue 13): validate says so."""
     ep = dataset / "runs" / "run-a" / "epochs.csv"
     write(ep, epoch_lines() + ["3,2024-01-01 11:00:00.000"])
     p = only(validate_dataset(dataset))
-    assert not p.fatal and p.file == str(ep) and p.line == 5 and "outside the GPU log" in p.message
+    assert p.fatal and p.file == str(ep) and p.line == 5 and "outside the GPU log" in p.message
+    # within the tolerance (config: ingest.plausibility.window_tolerance_s) it passes
+    write(ep, epoch_lines() + ["3,2024-01-01 10:00:40.000"])
+    assert validate_dataset(dataset) == []
+    assert only(validate_dataset(dataset, {"plausibility": {"window_tolerance_s": 10}})).line == 5
 
 
 def test_row_without_folder_and_folder_without_row(dataset):

@@ -122,7 +122,9 @@ def run_energy(
     """Per-run metrics and per-epoch energies of one run.
 
     ``gpu`` and ``cpu`` are frames from :mod:`dlenergy.parsing` (column ``t`` in seconds);
-    ``epochs`` has ``epoch`` and ``end_time``.
+    ``epochs`` has ``epoch`` and ``end_time``.  For a multi-GPU log, ``power_w`` is the sum over the
+    GPUs and ``power_w_gpu<i>`` each GPU's power: ``gpu_energy_by_gpu_j`` lists each GPU's energy
+    (``;``-separated, in the order of the GPUs; empty for one GPU) and ``n_gpus`` their number.
     """
     gt = gpu["t"].to_numpy()
     if len(gt) == 0:
@@ -149,6 +151,9 @@ def run_energy(
     n_win = int(in_win.sum())
     dt = np.diff(gt[in_win])
     period = float(np.median(dt)) if len(dt) else np.nan
+
+    per_gpu = [c for c in gpu.columns if str(c).startswith("power_w_gpu")]
+    by_gpu = [_segment_energy(gt, gpu[c].to_numpy(dtype="float64"), start, bounds)[0] for c in per_gpu]
 
     ram_e, ram_seg, mean_ram = np.nan, np.full(len(bounds), np.nan), np.nan
     if cpu is not None and len(cpu) >= 2 and "ram_used_mb" in cpu:
@@ -182,6 +187,8 @@ def run_energy(
         "mean_ram_used_mb": mean_ram,
         "has_ram_log": bool(np.isfinite(ram_e)),
         "gpu_name_logged": str(gpu["gpu_name"].iloc[0]) if "gpu_name" in gpu and len(gpu) else None,
+        "n_gpus": max(len(per_gpu), 1),
+        "gpu_energy_by_gpu_j": ";".join(f"{e:.3f}" for e in by_gpu),
     }
     if len(ends):
         starts = np.concatenate([[start], ends[:-1]])

@@ -1,0 +1,169 @@
+"""Multi-GPU logs: ``nvidia-smi --query-gpu`` prints one line per GPU per reading.
+
+Which line belongs to which GPU (:func:`identify`):
+
+1. an id column, when the log has one with more than one value: ``index``, else ``pci.bus_id``,
+   else ``uuid``;
+2. else the GPU names, when they differ and each name has about as many lines as the others;
+3. else the log is one GPU's.  A one-GPU log whose lines come in bursts (at least 40 % of the gaps
+   between lines far shorter than the sampling period, or negative) cannot be told from a
+   multi-GPU log without an id column, and is refused: add ``index`` to ``--query-gpu``.
+
+Which lines make one reading (:func:`assign_readings`): nvidia-smi writes the GPUs of a reading in
+the same order every time, so a new reading starts at each line whose GPU does not come after the
+previous line's GPU in that order.  This uses no time at all, so it holds at any sampling period and
+whatever the skew between the lines of one reading (20 ms periods, 60 ms skew).  The order is the
+GPUs' natural order (index, bus id) or the order of their first lines, whichever gives fewer
+readings.
+
+Merging (:func:`merge_readings`): the reading's time is its first line's.  Each GPU's values are read
+at the reading times; a GPU's line missing from a reading (or its dropped power sample) is filled by
+linear interpolation between that GPU's neighbouring readings, when at most ``max_fill_readings`` of
+its readings in a row are missing (else the run is refused), and counted.  Power, memory used, the
+power limit and the energy counter are summed over the GPUs; utilization and temperature averaged.
+Each GPU's power is kept as ``power_w_gpu<i>`` so its energy can be reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .layout import LayoutError
+from .plausibility import ImplausibleError
+
+#: merged columns summed over GPUs; the others are averaged
+SUMMED = ("power_w", "mem_used_mib", "power_limit_w", "energy_counter_mj")
+BURST_SHARE = 0.4
+
+
+@dataclass
+class GpuIds:
+    """Which GPU each line is (``gid``: 0..k-1, None for a one-GPU log) and their labels."""
+
+    k: int = 1
+    gid: np.ndarray | None = None
+    labels: list[str] = field(default_factory=list)
+    by: str = "single"
+
+
+def _order_labels(labels: list[str]) -> list[int]:
+    """Natural order of id labels: numeric when all are numbers, else text."""
+    try:
+        keys = [float(x) for x in labels]
+    except ValueError:
+        keys = labels
+    return sorted(range(len(labels)), key=lambda i: keys[i])
+
+
+def bursty(t_us: np.ndarray) -> bool:
+    """True when the lines come in bursts (see the module's rule 3)."""
+    if len(t_us) < 20:
+        return False
+    d = np.diff(t_us)
+    k = int(0.9 * (len(d) - 1))
+    q90 = np.partition(d, k)[k]
+    if q90 <= 0:
+        return True
+    return float(np.mean(d < 0.25 * q90)) >= BURST_SHARE
+
+
+def identify(t_us: np.ndarray, ids: tuple[np.ndarray, list[str], str] | None,
+             names: tuple[np.ndarray, list[str]] | None, path: str) -> GpuIds:
+    """Which GPU each line belongs to (the module's rules 1-3)."""
+    if ids is not None and len(ids[1]) > 1:
+        codes, labels, col = ids
+        if (codes < 0).any():
+            raise LayoutError(f"{path}: some lines have no value in the GPU id column '{col}'")
+        order = _order_labels(labels)
+        rank = np.empty(len(labels), dtype=np.int16)
+        rank[order] = np.arange(len(labels))
+        return GpuIds(len(labels), rank[codes], [labels[i] for i in order], col)
+    if names is not None and len(names[1]) > 1:
+        codes, labels = names
+        counts = np.bincount(codes[codes >= 0], minlength=len(labels))
+        if counts.min() == 0 or counts.max() > 1.5 * counts.min() + 2:
+            raise LayoutError(f"{path}: GPU names repeat unevenly ({dict(zip(labels, counts.tolist()))}) and the log "
+                              "has no index or pci.bus_id column to tell the GPUs apart")
+        return GpuIds(len(labels), codes.astype(np.int16), list(labels), "name")
+    if bursty(t_us):
+        raise LayoutError(f"{path}: the lines come in bursts, as a multi-GPU log's do, but nothing tells the GPUs "
+                          "apart (no index, pci.bus_id or differing names): log with --query-gpu=index,...")
+    return GpuIds()
+
+
+def assign_readings(gid: np.ndarray, k: int, path: str) -> np.ndarray:
+    """Reading number of each line (file order), by the module's order rule."""
+    first_seen = list(dict.fromkeys(gid.tolist()))
+    best = None
+    for order in (list(range(k)), first_seen):
+        rank = np.empty(k, dtype=np.int16)
+        rank[np.asarray(order)] = np.arange(k)
+        r = rank[gid]
+        start = np.empty(len(r), dtype=bool)
+        start[0] = True
+        np.less_equal(r[1:], r[:-1], out=start[1:])
+        reading = np.cumsum(start) - 1
+        if best is None or reading[-1] < best[-1]:
+            best = reading
+    if best[-1] + 1 > 1.5 * np.ceil(len(gid) / k) + 2:
+        raise LayoutError(f"{path}: cannot group the lines of {k} GPUs into readings "
+                          f"({best[-1] + 1} readings for {len(gid)} lines)")
+    return best
+
+
+def _fill_runs(present: np.ndarray) -> int:
+    """Longest run of consecutive False in ``present``."""
+    if present.all():
+        return 0
+    edges = np.diff(np.concatenate([[1], present.astype(np.int8), [1]]))
+    return int((np.flatnonzero(edges == 1) - np.flatnonzero(edges == -1)).max())
+
+
+def merge_readings(t_us: np.ndarray, lines: np.ndarray, cols: dict[str, np.ndarray], ids: GpuIds,
+                   reading: np.ndarray, path: str, max_fill: int):
+    """One sample per reading: ``(t_us, lines, cols, n_filled)`` (see the module's merging rule)."""
+    n_read = int(reading[-1]) + 1
+    first = np.flatnonzero(np.r_[True, reading[1:] != reading[:-1]])
+    t_r, lines_r = t_us[first], lines[first]
+    floats = [c for c, v in cols.items() if v.dtype.kind == "f"]
+    out = {c: np.zeros(n_read, dtype=np.float64 if c in SUMMED else cols[c].dtype) for c in floats}
+    per_gpu, n_filled = {}, 0
+    for g in range(ids.k):
+        sel = np.flatnonzero(ids.gid == g)
+        rg = reading[sel]
+        present = np.zeros(n_read, dtype=bool)
+        present[rg] = True
+        run = _fill_runs(present)
+        if run > max_fill:
+            raise ImplausibleError(f"{path}: GPU {ids.labels[g]} has no line in {run} readings in a row "
+                                   f"(at most {max_fill} are filled)")
+        n_filled += int(n_read - present.sum())
+        for c in floats:
+            full = _at_readings(t_r, rg, cols[c][sel])
+            if c == "power_w":
+                per_gpu[f"power_w_gpu{g}"] = full
+            out[c] += full.astype(out[c].dtype)
+    for c in floats:
+        if c not in SUMMED:
+            out[c] = (out[c] / ids.k).astype(out[c].dtype)
+    out.update(per_gpu)
+    for c, v in cols.items():
+        if v.dtype.kind != "f":
+            out[c] = v[first]
+    out["n_gpus"] = np.full(n_read, ids.k, dtype=np.int16)
+    return t_r, lines_r, out, n_filled
+
+
+def _at_readings(t_r: np.ndarray, rg: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """One GPU's values at every reading time: its own where it has a finite one, else interpolated."""
+    v = v.astype(np.float64)
+    ok = np.isfinite(v)
+    if not ok.any():
+        return np.full(len(t_r), np.nan)
+    x, y = t_r[rg[ok]].astype(np.float64), v[ok]
+    if len(x) > 1 and (np.diff(x) < 0).any():
+        o = np.argsort(x, kind="stable")
+        x, y = x[o], y[o]
+    return np.interp(t_r.astype(np.float64), x, y)

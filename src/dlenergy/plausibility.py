@@ -1,0 +1,199 @@
+"""Physical plausibility of one run's logs and ``runs.csv`` row, with the thresholds in config.
+
+Each check is documented in docs/layout.md ("Plausibility"); its counts go to ``runs.parquet`` and,
+when it refuses a run, its reason to the ingest ledger.  The thresholds are the ``ingest:
+plausibility:`` block of ``config.yaml`` (:class:`Plausibility`, defaults below):
+
+* ``power_margin`` (1.2): a power sample above ``margin x`` the board's limit (``power.limit`` from
+  the log, else the GPU table's TDP, :mod:`dlenergy.gpu_specs`) is dropped and counted.
+* ``max_power_w`` (2000): a sample above this, per GPU, is dropped whatever the limit says.
+* ``max_dropped_share`` (0.05): a run whose dropped power samples (missing, unparsable, non-finite,
+  above the limit) exceed this share of its samples is excluded with the reason.
+* ``max_clock_backstep_s`` (2): a timestamp that steps back by more than this is a clock change, and
+  the run is excluded; smaller steps back are lines out of order, re-sorted and counted.
+* ``max_gap_s`` (300): a gap between two GPU samples inside the training window longer than this (a
+  logger paused, a clock jumping forward) excludes the run; power is never bridged over it.
+* ``window_tolerance_s`` (60): how far ``train_start`` may precede the GPU log's first sample, and the
+  last epoch end follow its last sample, before the run is excluded.
+* ``max_fill_readings`` (5): in a multi-GPU log, a GPU's missing line is filled from that GPU's
+  neighbouring readings when at most this many of its readings in a row are missing.
+* ``images_ratio`` (10): ``images_seen`` must be within ``[1/r, r] x epochs x training_size``
+  (when the epochs are known).
+
+Negative power, negative memory, unknown units and implausible sizes always refuse the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+from . import RAM_W_PER_MB
+from .layout import LayoutError
+
+
+class ImplausibleError(LayoutError):
+    """A log or row that parses but cannot be physically right; the message names file and line."""
+
+
+@dataclass(frozen=True)
+class Plausibility:
+    """Thresholds of the plausibility checks (``ingest: plausibility:`` in config.yaml)."""
+
+    power_margin: float = 1.2
+    max_power_w: float = 2000.0
+    max_dropped_share: float = 0.05
+    max_clock_backstep_s: float = 2.0
+    max_gap_s: float = 300.0
+    window_tolerance_s: float = 60.0
+    max_fill_readings: int = 5
+    images_ratio: float = 10.0
+
+    def __post_init__(self):
+        checks = {"power_margin": self.power_margin >= 1.0, "max_power_w": self.max_power_w > 0,
+                  "max_dropped_share": 0.0 <= self.max_dropped_share <= 1.0,
+                  "max_clock_backstep_s": self.max_clock_backstep_s >= 0, "max_gap_s": self.max_gap_s > 0,
+                  "window_tolerance_s": self.window_tolerance_s >= 0, "max_fill_readings": self.max_fill_readings >= 0,
+                  "images_ratio": self.images_ratio >= 1.0}
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"ingest.plausibility: out of range: {', '.join(f'{k}={getattr(self, k)!r}' for k in bad)}")
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """The ``ingest:`` block of config.yaml.
+
+    Examples
+    --------
+    >>> cfg = IngestConfig.from_dict({"n_shards": 8, "plausibility": {"power_margin": 1.5}})
+    >>> cfg.n_shards, cfg.plausibility.power_margin, cfg.plausibility.window_tolerance_s
+    (8, 1.5, 60.0)
+    """
+
+    n_shards: int = 4
+    ram_w_per_mb: float = RAM_W_PER_MB
+    allow_external_links: bool = False
+    plausibility: Plausibility = field(default_factory=Plausibility)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> IngestConfig:
+        d = dict(d or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"ingest: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        p = dict(d.pop("plausibility", None) or {})
+        pknown = {f.name for f in fields(Plausibility)}
+        if set(p) - pknown:
+            raise ValueError(f"ingest.plausibility: unknown key(s) {', '.join(sorted(set(p) - pknown))}; "
+                             f"known: {', '.join(sorted(pknown))}")
+        return cls(**d, plausibility=Plausibility(**p))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------- power samples
+
+
+@dataclass
+class PowerScreen:
+    """What :func:`screen_power` did to one log's power samples."""
+
+    n_samples: int = 0
+    n_missing: int = 0  # [N/A], empty, unparsable
+    n_nonfinite: int = 0
+    n_above_cap: int = 0
+    cap_w: float = np.nan  # per GPU (the largest when GPUs differ)
+    cap_source: str = "none"
+
+    @property
+    def n_dropped(self) -> int:
+        return self.n_missing + self.n_nonfinite + self.n_above_cap
+
+
+def power_cap(limit_w: np.ndarray | None, tdp_w: float | None, cfg: Plausibility) -> tuple[float, str]:
+    """The largest plausible power sample of one GPU (W) and where its limit comes from."""
+    if limit_w is not None and len(limit_w):
+        ok = limit_w[np.isfinite(limit_w) & (limit_w > 0)]
+        if len(ok):
+            return min(float(np.median(ok)) * cfg.power_margin, cfg.max_power_w), "log"
+    if tdp_w is not None and np.isfinite(tdp_w) and tdp_w > 0:
+        return min(float(tdp_w) * cfg.power_margin, cfg.max_power_w), "spec"
+    return cfg.max_power_w, "max_power_w"
+
+
+def screen_power(power: np.ndarray, caps: np.ndarray, lines: np.ndarray, path: str, cfg: Plausibility) -> PowerScreen:
+    """Refuse negative power; set non-finite and above-cap samples to NaN (in place) and count them.
+
+    ``caps`` is each sample's cap (its GPU's).  Raises :class:`ImplausibleError` on a negative sample
+    or when the dropped samples exceed ``cfg.max_dropped_share``.
+    """
+    rep = PowerScreen(n_samples=len(power))
+    neg = np.flatnonzero(power < 0)
+    if len(neg):
+        i = neg[0]
+        raise ImplausibleError(f"{path}:{lines[i]}: negative power draw {power[i]:g} W "
+                               f"({len(neg)} negative sample(s)): power is never negative")
+    missing = np.isnan(power)
+    nonfinite = np.isinf(power)
+    above = np.isfinite(power) & (power > caps)
+    rep.n_missing, rep.n_nonfinite, rep.n_above_cap = int(missing.sum()), int(nonfinite.sum()), int(above.sum())
+    if len(caps):
+        rep.cap_w = float(np.max(caps))
+    bad = nonfinite | above
+    share = rep.n_dropped / max(rep.n_samples, 1)
+    if share > cfg.max_dropped_share:
+        i = int(np.flatnonzero(bad | missing)[0])
+        raise ImplausibleError(
+            f"{path}:{lines[i]}: {rep.n_dropped} of {rep.n_samples} power samples dropped ({share:.1%} > "
+            f"{cfg.max_dropped_share:.0%}): {rep.n_missing} missing, {rep.n_nonfinite} non-finite, "
+            f"{rep.n_above_cap} above {rep.cap_w:g} W")
+    power[bad] = np.nan
+    return rep
+
+
+def refuse_negative(values: np.ndarray, lines: np.ndarray, path: str, what: str) -> None:
+    neg = np.flatnonzero(values < 0)
+    if len(neg):
+        i = neg[0]
+        raise ImplausibleError(f"{path}:{lines[i]}: negative {what} {values[i]:g} ({len(neg)} negative value(s))")
+
+
+# ----------------------------------------------------------------------------- runs.csv row
+
+#: columns that must be positive when given (``validation_size`` may be 0)
+POSITIVE = ("batch_size", "image_size", "training_size", "total_ram_gb", "gflops")
+
+
+def check_row(rec: dict, epochs_measured: int | None, cfg: Plausibility) -> str | None:
+    """The reason a ``runs.csv`` row is implausible, or None (sizes, ``images_seen``)."""
+    def val(k):
+        v = rec.get(k)
+        try:
+            return float(v) if v is not None and not (isinstance(v, float) and np.isnan(v)) else None
+        except (TypeError, ValueError):
+            return None
+
+    for k in POSITIVE:
+        v = val(k)
+        if v is not None and not (np.isfinite(v) and v > 0):
+            return f"{k} = {v:g} is not a positive number"
+    v = val("validation_size")
+    if v is not None and not (np.isfinite(v) and v >= 0):
+        return f"validation_size = {v:g} is negative"
+    images = val("images_seen")
+    if images is None:
+        return None
+    if not (np.isfinite(images) and images >= 1):
+        return f"images_seen = {images:g} is not a count of images (>= 1)"
+    n_ep = epochs_measured or val("epochs_trained")
+    size = val("training_size")
+    if n_ep and size:
+        ratio = images / (n_ep * size)
+        if not (1.0 / cfg.images_ratio <= ratio <= cfg.images_ratio):
+            return (f"images_seen = {images:g} is {ratio:.3g} x epochs ({n_ep:g}) x training_size ({size:g}); "
+                    f"plausible: within {cfg.images_ratio:g}x")
+    return None
