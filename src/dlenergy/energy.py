@@ -188,7 +188,7 @@ def run_energy(
         "has_ram_log": bool(np.isfinite(ram_e)),
         "gpu_name_logged": str(gpu["gpu_name"].iloc[0]) if "gpu_name" in gpu and len(gpu) else None,
         "n_gpus": max(len(per_gpu), 1),
-        "gpu_energy_by_gpu_j": ";".join(f"{e:.3f}" for e in by_gpu),
+        "gpu_energy_by_gpu_j": ";".join(repr(float(e)) for e in by_gpu),
     }
     if len(ends):
         starts = np.concatenate([[start], ends[:-1]])

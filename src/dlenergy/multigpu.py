@@ -16,7 +16,8 @@ whatever the skew between the lines of one reading (20 ms periods, 60 ms skew). 
 GPUs' natural order (index, bus id) or the order of their first lines, whichever gives fewer
 readings.
 
-Merging (:func:`merge_readings`): the reading's time is its first line's.  Each GPU's values are read
+Merging (:func:`merge_readings`): the reading's time is its leading GPU's line's (where that line is
+missing, the leading GPU's times interpolated over the reading numbers).  Each GPU's values are read
 at the reading times; a GPU's line missing from a reading (or its dropped power sample) is filled by
 linear interpolation between that GPU's neighbouring readings, when at most ``max_fill_readings`` of
 its readings in a row are missing (else the run is refused), and counted.  Power, memory used, the
@@ -57,11 +58,16 @@ def _order_labels(labels: list[str]) -> list[int]:
     return sorted(range(len(labels)), key=lambda i: keys[i])
 
 
-def bursty(t_us: np.ndarray) -> bool:
-    """True when the lines come in bursts (see the module's rule 3)."""
+def bursty(t_us: np.ndarray, power: np.ndarray | None = None) -> bool:
+    """True when the lines come in bursts (see the module's rule 3); a line repeated as it is (same
+    time, same power) is a duplicate, not a burst."""
     if len(t_us) < 20:
         return False
     d = np.diff(t_us)
+    if power is not None:
+        d = d[~((d == 0) & (power[1:] == power[:-1]))]
+        if len(d) < 19:
+            return False
     k = int(0.9 * (len(d) - 1))
     q90 = np.partition(d, k)[k]
     if q90 <= 0:
@@ -70,7 +76,7 @@ def bursty(t_us: np.ndarray) -> bool:
 
 
 def identify(t_us: np.ndarray, ids: tuple[np.ndarray, list[str], str] | None,
-             names: tuple[np.ndarray, list[str]] | None, path: str) -> GpuIds:
+             names: tuple[np.ndarray, list[str]] | None, path: str, power: np.ndarray | None = None) -> GpuIds:
     """Which GPU each line belongs to (the module's rules 1-3)."""
     if ids is not None and len(ids[1]) > 1:
         codes, labels, col = ids
@@ -87,14 +93,15 @@ def identify(t_us: np.ndarray, ids: tuple[np.ndarray, list[str], str] | None,
             raise LayoutError(f"{path}: GPU names repeat unevenly ({dict(zip(labels, counts.tolist()))}) and the log "
                               "has no index or pci.bus_id column to tell the GPUs apart")
         return GpuIds(len(labels), codes.astype(np.int16), list(labels), "name")
-    if bursty(t_us):
+    if bursty(t_us, power):
         raise LayoutError(f"{path}: the lines come in bursts, as a multi-GPU log's do, but nothing tells the GPUs "
                           "apart (no index, pci.bus_id or differing names): log with --query-gpu=index,...")
     return GpuIds()
 
 
-def assign_readings(gid: np.ndarray, k: int, path: str) -> np.ndarray:
-    """Reading number of each line (file order), by the module's order rule."""
+def assign_readings(gid: np.ndarray, k: int, path: str) -> tuple[np.ndarray, int]:
+    """Reading number of each line (file order), by the module's order rule, and the GPU that
+    comes first in a reading."""
     first_seen = list(dict.fromkeys(gid.tolist()))
     best = None
     for order in (list(range(k)), first_seen):
@@ -105,12 +112,27 @@ def assign_readings(gid: np.ndarray, k: int, path: str) -> np.ndarray:
         start[0] = True
         np.less_equal(r[1:], r[:-1], out=start[1:])
         reading = np.cumsum(start) - 1
-        if best is None or reading[-1] < best[-1]:
-            best = reading
-    if best[-1] + 1 > 1.5 * np.ceil(len(gid) / k) + 2:
+        if best is None or reading[-1] < best[0][-1]:
+            best = (reading, int(order[0]))
+    if best[0][-1] + 1 > 1.5 * np.ceil(len(gid) / k) + 2:
         raise LayoutError(f"{path}: cannot group the lines of {k} GPUs into readings "
-                          f"({best[-1] + 1} readings for {len(gid)} lines)")
+                          f"({best[0][-1] + 1} readings for {len(gid)} lines)")
     return best
+
+
+def _reading_times(t_us: np.ndarray, gid: np.ndarray, reading: np.ndarray, lead: int, n_read: int) -> np.ndarray:
+    """Each reading's time: its leading GPU's line; where that line is missing, the leading GPU's
+    times interpolated over the reading numbers (never another GPU's, later, line)."""
+    sel = gid == lead
+    r_lead, t_lead = reading[sel], t_us[sel]
+    if len(r_lead) == n_read:
+        return t_lead
+    first = np.flatnonzero(np.r_[True, reading[1:] != reading[:-1]])
+    if len(r_lead) < 2:
+        return t_us[first]
+    out = np.rint(np.interp(np.arange(n_read), r_lead, t_lead.astype(np.float64))).astype(np.int64)
+    out[r_lead] = t_lead
+    return out
 
 
 def _fill_runs(present: np.ndarray) -> int:
@@ -122,11 +144,12 @@ def _fill_runs(present: np.ndarray) -> int:
 
 
 def merge_readings(t_us: np.ndarray, lines: np.ndarray, cols: dict[str, np.ndarray], ids: GpuIds,
-                   reading: np.ndarray, path: str, max_fill: int):
+                   readings: tuple[np.ndarray, int], path: str, max_fill: int):
     """One sample per reading: ``(t_us, lines, cols, n_filled)`` (see the module's merging rule)."""
+    reading, lead = readings
     n_read = int(reading[-1]) + 1
     first = np.flatnonzero(np.r_[True, reading[1:] != reading[:-1]])
-    t_r, lines_r = t_us[first], lines[first]
+    t_r, lines_r = _reading_times(t_us, ids.gid, reading, lead, n_read), lines[first]
     floats = [c for c, v in cols.items() if v.dtype.kind == "f"]
     out = {c: np.zeros(n_read, dtype=np.float64 if c in SUMMED else cols[c].dtype) for c in floats}
     per_gpu, n_filled = {}, 0

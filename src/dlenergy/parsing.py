@@ -39,7 +39,15 @@ import pyarrow.csv as pacsv
 from . import multigpu, series
 from .clock import NAT, RunClock, parse_times, split_times, to_clock
 from .layout import LayoutError
-from .plausibility import Plausibility, PowerScreen, power_cap, refuse_negative, screen_power
+from .plausibility import (
+    Plausibility,
+    PowerScreen,
+    check_dropped_share,
+    check_peak,
+    power_cap,
+    refuse_negative,
+    screen_power,
+)
 from .textlog import Damage, iter_chunks, read_header, read_text_lines
 
 #: canonical column -> accepted header names (normalized: lower case, unit in brackets removed)
@@ -325,6 +333,8 @@ def _read_chunks(path: Path, names: list[str], mapping: dict[str, str], numeric:
     parts: dict[str, list[np.ndarray]] = {c: [] for c in ["t_us", "lines", *numeric, *text]}
     codes = {c: _Codes() for c in text}
     for ch in iter_chunks(path, damage):
+        if not ch.data.strip(b"\n"):  # blank lines only (or a last line blanked for its bytes)
+            continue
         table, rows, cut = _parse_chunk(ch.data, names, include, ch.first_line, ch.n_lines)
         report.n_cut += len(cut)
         report.first_bad_lines.extend(cut[: 20 - len(report.first_bad_lines)])
@@ -420,7 +430,7 @@ def _gpu_stages(raw: _Raw, id_col: str | None, report: LogReport, cfg: Plausibil
     cols, t, lines = raw.cols, raw.t_us, raw.lines
     ids_arg = (cols[id_col], raw.labels[id_col], id_col) if id_col else None
     names_arg = (cols["gpu_name"], raw.labels["gpu_name"]) if "gpu_name" in cols else None
-    ids = multigpu.identify(t, ids_arg, names_arg, path)
+    ids = multigpu.identify(t, ids_arg, names_arg, path, cols["power_w"])
     report.n_gpus, report.gpu_labels = ids.k, ids.labels
     if id_col:
         del cols[id_col]
@@ -432,13 +442,18 @@ def _gpu_stages(raw: _Raw, id_col: str | None, report: LogReport, cfg: Plausibil
     caps = np.array([c for c, _ in caps_g])[ids.gid] if ids.k > 1 else np.full(len(t), caps_g[0][0])
     report.power = screen_power(cols["power_w"], caps, lines, path, cfg)
     report.power.cap_source = caps_g[0][1]
-    for sel in sels:
+    for g, sel in enumerate(sels):
+        cap, source = caps_g[g]
+        label = f" of GPU {ids.labels[g]}" if ids.k > 1 else ""
+        check_peak(cols["power_w"][sel], cap / cfg.power_margin if source in ("log", "spec") else None, path, label, cfg)
         report.n_reordered += series.check_clock(t[sel], lines[sel], path, cfg.max_clock_backstep_s)
+    n_lines = len(t)
     if ids.k > 1:
         reading = multigpu.assign_readings(ids.gid, ids.k, path)
         t, lines, cols, report.n_filled = multigpu.merge_readings(t, lines, cols, ids, reading, path,
                                                                   cfg.max_fill_readings)
-    t, cols, lines, report.n_duplicates = series.sort_and_merge(t, cols, lines)
+    t, cols, lines, report.n_duplicates, report.power.n_conflicting = series.sort_and_merge(t, cols, lines, "power_w")
+    check_dropped_share(report.power, n_lines, path, cfg)
     report.lines = lines
     data = {"timestamp": t.view("datetime64[us]"), "t": t / 1e6}
     data.update({c: v for c, v in cols.items() if c != "gpu_name"})
@@ -474,7 +489,7 @@ def read_cpu_log(path: str | Path, *, config: Plausibility | None = None,
     cols, t, lines = raw.cols, raw.t_us, raw.lines
     refuse_negative(cols["ram_used_mb"], lines, str(path), "memory usage (MB)")
     report.n_reordered = series.check_clock(t, lines, str(path), cfg.max_clock_backstep_s)
-    t, cols, lines, report.n_duplicates = series.sort_and_merge(t, cols, lines)
+    t, cols, lines, report.n_duplicates, _ = series.sort_and_merge(t, cols, lines, "ram_used_mb")
     report.lines = lines
     data = {"timestamp": t.view("datetime64[us]"), "t": t / 1e6}
     data.update({c: cols[c] for c in numeric})

@@ -7,8 +7,12 @@ plausibility:`` block of ``config.yaml`` (:class:`Plausibility`, defaults below)
 * ``power_margin`` (1.2): a power sample above ``margin x`` the board's limit (``power.limit`` from
   the log, else the GPU table's TDP, :mod:`dlenergy.gpu_specs`) is dropped and counted.
 * ``max_power_w`` (2000): a sample above this, per GPU, is dropped whatever the limit says.
+* ``min_peak_power_share`` (0.01): a GPU whose highest sample is below this share of its limit (or
+  below ``min_peak_power_w``, 1 W, when no limit is known) is refused: a unit error (``[mW]`` on
+  values in W), not a GPU that drew nothing.
 * ``max_dropped_share`` (0.05): a run whose dropped power samples (missing, unparsable, non-finite,
-  above the limit) exceed this share of its samples is excluded with the reason.
+  above the limit, duplicates that disagree) exceed this share of its samples is excluded with the
+  reason.
 * ``max_clock_backstep_s`` (2): a timestamp that steps back by more than this is a clock change, and
   the run is excluded; smaller steps back are lines out of order, re-sorted and counted.
 * ``max_gap_s`` (300): a gap between two GPU samples inside the training window longer than this (a
@@ -43,6 +47,8 @@ class Plausibility:
 
     power_margin: float = 1.2
     max_power_w: float = 2000.0
+    min_peak_power_share: float = 0.01
+    min_peak_power_w: float = 1.0
     max_dropped_share: float = 0.05
     max_clock_backstep_s: float = 2.0
     max_gap_s: float = 300.0
@@ -52,6 +58,8 @@ class Plausibility:
 
     def __post_init__(self):
         checks = {"power_margin": self.power_margin >= 1.0, "max_power_w": self.max_power_w > 0,
+                  "min_peak_power_share": 0.0 <= self.min_peak_power_share < 1.0,
+                  "min_peak_power_w": self.min_peak_power_w >= 0,
                   "max_dropped_share": 0.0 <= self.max_dropped_share <= 1.0,
                   "max_clock_backstep_s": self.max_clock_backstep_s >= 0, "max_gap_s": self.max_gap_s > 0,
                   "window_tolerance_s": self.window_tolerance_s >= 0, "max_fill_readings": self.max_fill_readings >= 0,
@@ -106,12 +114,13 @@ class PowerScreen:
     n_missing: int = 0  # [N/A], empty, unparsable
     n_nonfinite: int = 0
     n_above_cap: int = 0
+    n_conflicting: int = 0  # samples at one instant whose power disagrees (all dropped)
     cap_w: float = np.nan  # per GPU (the largest when GPUs differ)
     cap_source: str = "none"
 
     @property
     def n_dropped(self) -> int:
-        return self.n_missing + self.n_nonfinite + self.n_above_cap
+        return self.n_missing + self.n_nonfinite + self.n_above_cap + self.n_conflicting
 
 
 def power_cap(limit_w: np.ndarray | None, tdp_w: float | None, cfg: Plausibility) -> tuple[float, str]:
@@ -128,8 +137,9 @@ def power_cap(limit_w: np.ndarray | None, tdp_w: float | None, cfg: Plausibility
 def screen_power(power: np.ndarray, caps: np.ndarray, lines: np.ndarray, path: str, cfg: Plausibility) -> PowerScreen:
     """Refuse negative power; set non-finite and above-cap samples to NaN (in place) and count them.
 
-    ``caps`` is each sample's cap (its GPU's).  Raises :class:`ImplausibleError` on a negative sample
-    or when the dropped samples exceed ``cfg.max_dropped_share``.
+    ``caps`` is each sample's cap (its GPU's).  Raises :class:`ImplausibleError` on a negative
+    sample; the share of dropped samples is checked later (:func:`check_dropped_share`), once
+    duplicates are resolved.
     """
     rep = PowerScreen(n_samples=len(power))
     neg = np.flatnonzero(power < 0)
@@ -137,22 +147,35 @@ def screen_power(power: np.ndarray, caps: np.ndarray, lines: np.ndarray, path: s
         i = neg[0]
         raise ImplausibleError(f"{path}:{lines[i]}: negative power draw {power[i]:g} W "
                                f"({len(neg)} negative sample(s)): power is never negative")
-    missing = np.isnan(power)
     nonfinite = np.isinf(power)
     above = np.isfinite(power) & (power > caps)
-    rep.n_missing, rep.n_nonfinite, rep.n_above_cap = int(missing.sum()), int(nonfinite.sum()), int(above.sum())
+    rep.n_missing, rep.n_nonfinite, rep.n_above_cap = int(np.isnan(power).sum()), int(nonfinite.sum()), int(above.sum())
     if len(caps):
         rep.cap_w = float(np.max(caps))
-    bad = nonfinite | above
-    share = rep.n_dropped / max(rep.n_samples, 1)
-    if share > cfg.max_dropped_share:
-        i = int(np.flatnonzero(bad | missing)[0])
-        raise ImplausibleError(
-            f"{path}:{lines[i]}: {rep.n_dropped} of {rep.n_samples} power samples dropped ({share:.1%} > "
-            f"{cfg.max_dropped_share:.0%}): {rep.n_missing} missing, {rep.n_nonfinite} non-finite, "
-            f"{rep.n_above_cap} above {rep.cap_w:g} W")
-    power[bad] = np.nan
+    power[nonfinite | above] = np.nan
     return rep
+
+
+def check_peak(power: np.ndarray, limit_w: float | None, path: str, gpu: str, cfg: Plausibility) -> None:
+    """Refuse a GPU whose highest power sample is implausibly low for its board (a unit error)."""
+    ok = power[np.isfinite(power)]
+    if not len(ok):
+        return
+    floor = cfg.min_peak_power_share * limit_w if limit_w else cfg.min_peak_power_w
+    peak = float(ok.max())
+    if peak < floor:
+        raise ImplausibleError(f"{path}: the highest power sample{gpu} is {peak:g} W, below {floor:g} W "
+                               f"({'a share of its limit' if limit_w else 'the minimum'}): power in the wrong unit?")
+
+
+def check_dropped_share(rep: PowerScreen, n_samples: int, path: str, cfg: Plausibility) -> None:
+    """Refuse a log whose dropped power samples exceed ``max_dropped_share`` of its samples."""
+    share = rep.n_dropped / max(n_samples, 1)
+    if share > cfg.max_dropped_share:
+        raise ImplausibleError(
+            f"{path}: {rep.n_dropped} of {n_samples} power samples dropped ({share:.1%} > "
+            f"{cfg.max_dropped_share:.0%}): {rep.n_missing} missing, {rep.n_nonfinite} non-finite, "
+            f"{rep.n_above_cap} above {rep.cap_w:g} W, {rep.n_conflicting} conflicting duplicates")
 
 
 def refuse_negative(values: np.ndarray, lines: np.ndarray, path: str, what: str) -> None:
