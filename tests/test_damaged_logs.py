@@ -26,6 +26,8 @@ from damaged import (
     run_dir,
     write_lines,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dlenergy.ingest as ingest_mod
 
@@ -282,3 +284,26 @@ def test_empty_and_header_only_gpu_logs(tmp_path, content, pattern):
         p.write_bytes(content if content is not None else lines_of(p)[0] + b"\n")
 
     assert_ledgered(_damaged(tmp_path, damage), pattern)
+
+
+# ----------------------------------------------------------------------------- property: any few damaged bytes
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), min_size=1, max_size=4),
+       name=st.sampled_from(["gpu.csv", "cpu.csv", "epochs.csv"]))
+def test_any_few_damaged_bytes_are_kept_or_ledgered(tmp_path_factory, edits, name):
+    """Overwrite up to four bytes anywhere in one of the victim's logs: never a traceback, never a
+    silent wrong number: the victim keeps its energy within 2 %, or is in the ledger with a reason."""
+    ds = copy_dataset(tmp_path_factory.mktemp("bytes"))
+    p = run_dir(ds) / name
+    data = bytearray(p.read_bytes())
+    for pos, byte in edits:
+        data[int(pos * (len(data) - 1))] = byte
+    p.write_bytes(bytes(data))
+    got = ingest(ds)
+    assert_others_unchanged(got)
+    if VICTIM in set(got.ledger.run_id):
+        assert_ledgered(got, r"^runs/")
+    else:
+        assert_kept(got, rel=0.02)

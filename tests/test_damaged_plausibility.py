@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from damaged import (
+    VICTIM,
     assert_kept,
     assert_ledgered,
     assert_others_unchanged,
@@ -153,7 +154,7 @@ def test_the_spec_tdp_caps_a_log_without_power_limit(tmp_path):
 def test_too_many_dropped_samples_exclude_the_run(tmp_path):
     rows = set(range(10, 400, 10))  # ~9 % of the samples
     assert_ledgered(_damaged(tmp_path, lambda ds: edit_lines(run_dir(ds) / "gpu.csv", _power(lambda v: b"5000.00", rows))),
-                    r"gpu\.csv: 39 of \d+ power samples dropped \(\d+\.\d% > 5%\): 0 missing, 0 non-finite, 39 above 420 W")
+                    r"gpu\.csv: 39 of \d+ power samples dropped \(\d+\.\d% > 5%\): 0 unreadable, 0 non-finite, 39 above 420 W")
 
 
 def test_dropped_share_threshold_is_config(tmp_path):
@@ -236,7 +237,7 @@ def test_epoch_ends_an_hour_past_the_log(tmp_path):
         lines[-1] = ep + b"," + str(pd.Timestamp(ts.decode()) + pd.Timedelta(hours=1)).encode()
         write_lines(p, lines)
 
-    assert_ledgered(_damaged(tmp_path, damage), rf"epochs\.csv:{len(baseline().epochs.query('run_id == @VICTIM')) + 1}: "
+    assert_ledgered(_damaged(tmp_path, damage), rf"epochs\.csv:{len(baseline().epochs[baseline().epochs.run_id == VICTIM]) + 1}: "
                                                 r"epoch \d+ ends outside the GPU log")
 
 
@@ -247,7 +248,7 @@ def test_train_start_a_day_early(tmp_path):
 
 
 def test_train_start_after_the_first_epoch_end(tmp_path):
-    ts = pd.Timestamp(baseline().epochs.query("run_id == @VICTIM")["end_time"].iloc[1])
+    ts = pd.Timestamp(baseline().epochs[baseline().epochs.run_id == VICTIM]["end_time"].iloc[1])
     assert_ledgered(_damaged(tmp_path, lambda ds: edit_runs_row(ds, "train_start", str(ts))),
                     r"runs\.csv:2: train_start .* is after the first epoch end")
 
@@ -280,6 +281,19 @@ def test_negative_memory_refuses_the_run(tmp_path):
 # ----------------------------------------------------------------------------- runs.csv values
 
 
+def test_missing_power_is_bridged_but_not_over_a_long_stretch(tmp_path):
+    """[N/A] samples are bridged like cut lines (counted); six minutes of them is a gap, not a bridge."""
+    def na(rows):
+        return lambda i, ln: POWER.sub(rb"[N/A], \2 W, ", ln, count=1) if i in rows else ln
+
+    got = _damaged(tmp_path, lambda ds: edit_lines(run_dir(ds) / "gpu.csv", na(set(range(100, 140)))))
+    row = assert_kept(got, rel=0.02)
+    assert row["power_samples_dropped"] == 40 and row["power_samples_above_limit"] == 0
+    got = _damaged(tmp_path / "long", lambda ds: edit_lines(run_dir(ds) / "gpu.csv", na(set(range(50, 420)))),
+                   config={"plausibility": {"max_gap_s": 120}})
+    assert_ledgered(got, r"gpu\.csv:\d+: no GPU sample for 3\d\d s inside the training window")
+
+
 @pytest.mark.parametrize("column, value, pattern", [
     ("images_seen", "1e-300", r"images_seen = 1e-300 is not a count of images"),
     ("images_seen", "0", r"images_seen = 0 is not a count"),
@@ -287,6 +301,7 @@ def test_negative_memory_refuses_the_run(tmp_path):
     ("batch_size", "0", r"batch_size = 0 is not a positive number"),
     ("training_size", "-5", r"training_size = -5 is not a positive number"),
     ("gflops", "-1.5", r"gflops = -1\.5 is not a positive number"),
+    ("image_size", "-128", r"image_size = -128 is negative"),
 ])
 def test_implausible_runs_csv_values(tmp_path, column, value, pattern):
     assert_ledgered(_damaged(tmp_path, lambda ds: edit_runs_row(ds, column, value)), r"runs\.csv:2: " + pattern)

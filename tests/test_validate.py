@@ -187,3 +187,23 @@ def test_cli_exit_codes(dataset):
     (dataset / "runs" / "run-b" / "cpu.csv").unlink()
     res = runner.invoke(app, ["validate", str(dataset)])
     assert res.exit_code == 0 and "warning" in res.output
+
+
+def test_validate_and_ingest_agree_on_every_refused_run(tmp_path):
+    """validate runs ingest's own checks: the runs it reports errors for are exactly ingest's ledger."""
+    from damaged import KEEP, copy_dataset, edit_lines, edit_runs_row, run_dir
+
+    from dlenergy.ingest import ingest_dataset
+
+    ds = copy_dataset(tmp_path)
+    a, b, c, d, e, f = KEEP
+    # a and f: untouched
+    edit_lines(run_dir(ds, b) / "cpu.csv", lambda i, ln: ln.rsplit(b",", 1)[0] + b",-1")  # negative memory
+    edit_runs_row(ds, "images_seen", "1e-300", run_id=c)  # implausible row value
+    (run_dir(ds, d) / "gpu.csv").write_bytes(b"\xff\xfe\x00garbage")  # not a log
+    p = run_dir(ds, e) / "epochs.csv"
+    p.write_bytes(p.read_bytes() + b"99,2030-01-01 00:00:00\n")  # an epoch far past the log
+    runs, _, ledger = ingest_dataset(ds)
+    fatal = {p.run_id for p in validate_dataset(ds) if p.fatal}
+    assert set(ledger.run_id) == fatal == {b, c, d, e}
+    assert set(runs.run_id) == {a, f}

@@ -263,8 +263,8 @@ def _check_window(dataset: Path, rec: dict, run: _Loaded, out: RunOutcome, cfg: 
                 f"{rdir / EPOCHS_FILE}:{run.epoch_lines[i]}: epoch {int(run.epochs['epoch'].iloc[i])} ends outside the "
                 f"GPU log ({run.gpu['timestamp'].iloc[0]} .. {run.gpu['timestamp'].iloc[-1]}, "
                 f"tolerance {p.window_tolerance_s:g} s)")
-    lines = out.reports["gpu"].lines
-    gap, at = max_gap(run.gpu["t"].to_numpy() * 1e6, lines, start * 1e6, end * 1e6)
+    have = np.isfinite(run.gpu["power_w"].to_numpy())  # a stretch of [N/A] power is a gap too
+    gap, at = max_gap(gt[have] * 1e6, out.reports["gpu"].lines[have], start * 1e6, end * 1e6)
     if gap > p.max_gap_s:
         raise ImplausibleError(f"{rdir / GPU_FILE}:{at}: no GPU sample for {gap:.0f} s inside the training window "
                                f"(a logger pause or a clock jump; at most {p.max_gap_s:g} s)")

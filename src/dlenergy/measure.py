@@ -530,6 +530,8 @@ TRACE_ALIASES: dict[str, tuple[str, ...]] = {
     "temperature_c": ("temperature.gpu", "gpu_temperature"),
     "energy_counter_mj": ("total_energy_consumption", "energy_counter_mj"),
     "gpu_index": ("index", "gpu_index"),
+    "gpu_bus_id": ("pci.bus_id", "gpu_bus_id", "pci.bus"),
+    "gpu_uuid": ("uuid", "gpu_uuid"),
 }
 
 

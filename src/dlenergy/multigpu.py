@@ -2,9 +2,10 @@
 
 Which line belongs to which GPU (:func:`identify`):
 
-1. an id column, when the log has one with more than one value: ``index``, else ``pci.bus_id``,
+1. an id column, when the log has more than one common value in it: ``index``, else ``pci.bus_id``,
    else ``uuid``;
-2. else the GPU names, when they differ and each name has about as many lines as the others;
+2. else the GPU names, when more than one is common and each has about as many lines as the others
+   (a label on under 10 % of the lines the commonest has is noise: a damaged line, not a GPU);
 3. else the log is one GPU's.  A one-GPU log whose lines come in bursts (at least 40 % of the gaps
    between lines far shorter than the sampling period, or negative) cannot be told from a
    multi-GPU log without an id column, and is refused: add ``index`` to ``--query-gpu``.
@@ -37,6 +38,7 @@ from .plausibility import ImplausibleError
 #: merged columns summed over GPUs; the others are averaged
 SUMMED = ("power_w", "mem_used_mib", "power_limit_w", "energy_counter_mj")
 BURST_SHARE = 0.4
+RARE = 0.1  #: a GPU label on fewer lines than this share of the commonest label's is noise
 
 
 @dataclass
@@ -47,6 +49,7 @@ class GpuIds:
     gid: np.ndarray | None = None
     labels: list[str] = field(default_factory=list)
     by: str = "single"
+    odd: np.ndarray | None = None  # lines whose GPU cannot be told (dropped)
 
 
 def _order_labels(labels: list[str]) -> list[int]:
@@ -77,22 +80,29 @@ def bursty(t_us: np.ndarray, power: np.ndarray | None = None) -> bool:
 
 def identify(t_us: np.ndarray, ids: tuple[np.ndarray, list[str], str] | None,
              names: tuple[np.ndarray, list[str]] | None, path: str, power: np.ndarray | None = None) -> GpuIds:
-    """Which GPU each line belongs to (the module's rules 1-3)."""
-    if ids is not None and len(ids[1]) > 1:
-        codes, labels, col = ids
-        if (codes < 0).any():
-            raise LayoutError(f"{path}: some lines have no value in the GPU id column '{col}'")
-        order = _order_labels(labels)
-        rank = np.empty(len(labels), dtype=np.int16)
-        rank[order] = np.arange(len(labels))
-        return GpuIds(len(labels), rank[codes], [labels[i] for i in order], col)
-    if names is not None and len(names[1]) > 1:
-        codes, labels = names
+    """Which GPU each line belongs to (the module's rules 1-3).
+
+    A value that labels under :data:`RARE` of the lines the commonest one does (a damaged name or
+    index, an empty field) is noise, not a GPU: in a one-GPU log its lines stay that GPU's; in a
+    multi-GPU log they cannot be placed and are dropped (``GpuIds.odd``, counted).
+    """
+    for source, col in ((ids, ids[2] if ids else ""), (names, "name")):
+        if source is None or len(source[1]) < 2:
+            continue
+        codes, labels = source[0], source[1]
         counts = np.bincount(codes[codes >= 0], minlength=len(labels))
-        if counts.min() == 0 or counts.max() > 1.5 * counts.min() + 2:
+        common = np.flatnonzero(counts >= RARE * counts.max())
+        if len(common) == 1:
+            break  # one GPU, a few damaged labels
+        if col == "name" and counts[common].max() > 1.5 * counts[common].min() + 2:
             raise LayoutError(f"{path}: GPU names repeat unevenly ({dict(zip(labels, counts.tolist()))}) and the log "
                               "has no index or pci.bus_id column to tell the GPUs apart")
-        return GpuIds(len(labels), codes.astype(np.int16), list(labels), "name")
+        order = _order_labels([labels[i] for i in common]) if col != "name" else list(range(len(common)))
+        remap = np.full(len(labels) + 1, -1, dtype=np.int16)
+        remap[common[order]] = np.arange(len(common))
+        gid = remap[codes]  # code -1 (empty) maps to the last slot: -1
+        odd = gid < 0
+        return GpuIds(len(common), gid, [labels[common[i]] for i in order], col, odd if odd.any() else None)
     if bursty(t_us, power):
         raise LayoutError(f"{path}: the lines come in bursts, as a multi-GPU log's do, but nothing tells the GPUs "
                           "apart (no index, pci.bus_id or differing names): log with --query-gpu=index,...")

@@ -119,12 +119,13 @@ class LogReport:
     n_gpus: int = 1
     gpu_labels: list[str] = field(default_factory=list)
     n_filled: int = 0  # multi-GPU: GPU lines missing from a reading, filled
+    n_odd_gpu_lines: int = 0  # multi-GPU: lines whose GPU id or name is neither GPU's (dropped)
     power: PowerScreen | None = None
     lines: np.ndarray | None = field(default=None, repr=False)  # file line of each sample of the frame
 
     @property
     def n_dropped(self) -> int:
-        return self.n_cut + self.n_bad_timestamp + self.n_bad_bytes
+        return self.n_cut + self.n_bad_timestamp + self.n_bad_bytes + self.n_odd_gpu_lines
 
 
 def _norm_header(name: str) -> str:
@@ -434,13 +435,18 @@ def _gpu_stages(raw: _Raw, id_col: str | None, report: LogReport, cfg: Plausibil
     report.n_gpus, report.gpu_labels = ids.k, ids.labels
     if id_col:
         del cols[id_col]
+    if ids.odd is not None:  # lines of no GPU one can tell: dropped, counted
+        keep = ~ids.odd
+        report.n_odd_gpu_lines = int(ids.odd.sum())
+        t, lines, ids.gid = t[keep], lines[keep], ids.gid[keep]
+        cols = {c: v[keep] for c, v in cols.items()}
     if "mem_used_mib" in cols:
         refuse_negative(cols["mem_used_mib"], lines, path, "GPU memory used (MiB)")
     limit = cols.get("power_limit_w")
     sels = [ids.gid == g for g in range(ids.k)] if ids.k > 1 else [slice(None)]
     caps_g = [power_cap(limit[sel] if limit is not None else None, tdp_w, cfg) for sel in sels]
     caps = np.array([c for c, _ in caps_g])[ids.gid] if ids.k > 1 else np.full(len(t), caps_g[0][0])
-    report.power = screen_power(cols["power_w"], caps, lines, path, cfg)
+    report.power = screen_power(cols["power_w"], caps, lines, path, cfg, report.n_unparsed_values.get("power_w", 0))
     report.power.cap_source = caps_g[0][1]
     for g, sel in enumerate(sels):
         cap, source = caps_g[g]

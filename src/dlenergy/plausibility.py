@@ -10,9 +10,9 @@ plausibility:`` block of ``config.yaml`` (:class:`Plausibility`, defaults below)
 * ``min_peak_power_share`` (0.01): a GPU whose highest sample is below this share of its limit (or
   below ``min_peak_power_w``, 1 W, when no limit is known) is refused: a unit error (``[mW]`` on
   values in W), not a GPU that drew nothing.
-* ``max_dropped_share`` (0.05): a run whose dropped power samples (missing, unparsable, non-finite,
-  above the limit, duplicates that disagree) exceed this share of its samples is excluded with the
-  reason.
+* ``max_dropped_share`` (0.05): a run whose implausible power samples (unparsable, non-finite, above
+  the limit, duplicates that disagree) exceed this share of its samples is excluded with the reason.
+  Missing samples (``[N/A]``) are bridged by their neighbours like cut lines, and counted.
 * ``max_clock_backstep_s`` (2): a timestamp that steps back by more than this is a clock change, and
   the run is excluded; smaller steps back are lines out of order, re-sorted and counted.
 * ``max_gap_s`` (300): a gap between two GPU samples inside the training window longer than this (a
@@ -111,7 +111,8 @@ class PowerScreen:
     """What :func:`screen_power` did to one log's power samples."""
 
     n_samples: int = 0
-    n_missing: int = 0  # [N/A], empty, unparsable
+    n_missing: int = 0  # [N/A], [Not Supported], empty: bridged by the neighbours, as a cut line is
+    n_unparsed: int = 0  # text that is no number in any unit dlenergy knows
     n_nonfinite: int = 0
     n_above_cap: int = 0
     n_conflicting: int = 0  # samples at one instant whose power disagrees (all dropped)
@@ -120,7 +121,12 @@ class PowerScreen:
 
     @property
     def n_dropped(self) -> int:
-        return self.n_missing + self.n_nonfinite + self.n_above_cap + self.n_conflicting
+        return self.n_missing + self.n_implausible
+
+    @property
+    def n_implausible(self) -> int:
+        """Samples that were there but cannot be right: what ``max_dropped_share`` bounds."""
+        return self.n_unparsed + self.n_nonfinite + self.n_above_cap + self.n_conflicting
 
 
 def power_cap(limit_w: np.ndarray | None, tdp_w: float | None, cfg: Plausibility) -> tuple[float, str]:
@@ -134,7 +140,8 @@ def power_cap(limit_w: np.ndarray | None, tdp_w: float | None, cfg: Plausibility
     return cfg.max_power_w, "max_power_w"
 
 
-def screen_power(power: np.ndarray, caps: np.ndarray, lines: np.ndarray, path: str, cfg: Plausibility) -> PowerScreen:
+def screen_power(power: np.ndarray, caps: np.ndarray, lines: np.ndarray, path: str, cfg: Plausibility,
+                 n_unparsed: int = 0) -> PowerScreen:
     """Refuse negative power; set non-finite and above-cap samples to NaN (in place) and count them.
 
     ``caps`` is each sample's cap (its GPU's).  Raises :class:`ImplausibleError` on a negative
@@ -149,7 +156,9 @@ def screen_power(power: np.ndarray, caps: np.ndarray, lines: np.ndarray, path: s
                                f"({len(neg)} negative sample(s)): power is never negative")
     nonfinite = np.isinf(power)
     above = np.isfinite(power) & (power > caps)
-    rep.n_missing, rep.n_nonfinite, rep.n_above_cap = int(np.isnan(power).sum()), int(nonfinite.sum()), int(above.sum())
+    rep.n_unparsed = n_unparsed
+    rep.n_missing = int(np.isnan(power).sum()) - n_unparsed
+    rep.n_nonfinite, rep.n_above_cap = int(nonfinite.sum()), int(above.sum())
     if len(caps):
         rep.cap_w = float(np.max(caps))
     power[nonfinite | above] = np.nan
@@ -169,12 +178,13 @@ def check_peak(power: np.ndarray, limit_w: float | None, path: str, gpu: str, cf
 
 
 def check_dropped_share(rep: PowerScreen, n_samples: int, path: str, cfg: Plausibility) -> None:
-    """Refuse a log whose dropped power samples exceed ``max_dropped_share`` of its samples."""
-    share = rep.n_dropped / max(n_samples, 1)
+    """Refuse a log whose implausible power samples exceed ``max_dropped_share`` of its samples
+    (missing ones, ``[N/A]``, are bridged like cut lines; long stretches of them meet ``max_gap_s``)."""
+    share = rep.n_implausible / max(n_samples, 1)
     if share > cfg.max_dropped_share:
         raise ImplausibleError(
-            f"{path}: {rep.n_dropped} of {n_samples} power samples dropped ({share:.1%} > "
-            f"{cfg.max_dropped_share:.0%}): {rep.n_missing} missing, {rep.n_nonfinite} non-finite, "
+            f"{path}: {rep.n_implausible} of {n_samples} power samples dropped ({share:.1%} > "
+            f"{cfg.max_dropped_share:.0%}): {rep.n_unparsed} unreadable, {rep.n_nonfinite} non-finite, "
             f"{rep.n_above_cap} above {rep.cap_w:g} W, {rep.n_conflicting} conflicting duplicates")
 
 
@@ -187,8 +197,10 @@ def refuse_negative(values: np.ndarray, lines: np.ndarray, path: str, what: str)
 
 # ----------------------------------------------------------------------------- runs.csv row
 
-#: columns that must be positive when given (``validation_size`` may be 0)
-POSITIVE = ("batch_size", "image_size", "training_size", "total_ram_gb", "gflops")
+#: columns that must be positive when given
+POSITIVE = ("batch_size", "training_size", "total_ram_gb", "gflops")
+#: columns that may be 0: no validation set; ``image_size`` 0 for a model whose input is not an image
+NON_NEGATIVE = ("validation_size", "image_size")
 
 
 def check_row(rec: dict, epochs_measured: int | None, cfg: Plausibility) -> str | None:
@@ -204,9 +216,10 @@ def check_row(rec: dict, epochs_measured: int | None, cfg: Plausibility) -> str 
         v = val(k)
         if v is not None and not (np.isfinite(v) and v > 0):
             return f"{k} = {v:g} is not a positive number"
-    v = val("validation_size")
-    if v is not None and not (np.isfinite(v) and v >= 0):
-        return f"validation_size = {v:g} is negative"
+    for k in NON_NEGATIVE:
+        v = val(k)
+        if v is not None and not (np.isfinite(v) and v >= 0):
+            return f"{k} = {v:g} is negative"
     images = val("images_seen")
     if images is None:
         return None
