@@ -464,7 +464,8 @@ def _gpu_stages(raw: _Raw, id_col: str | None, report: LogReport, cfg: Plausibil
     data = {"timestamp": t.view("datetime64[us]"), "t": t / 1e6}
     data.update({c: v for c, v in cols.items() if c != "gpu_name"})
     if "gpu_name" in cols:
-        data["gpu_name"] = pd.Categorical.from_codes(cols["gpu_name"].astype(np.int64), raw.labels["gpu_name"] or ["?"])
+        names = pd.CategoricalDtype(pd.Index(raw.labels["gpu_name"] or ["?"], dtype=object))
+        data["gpu_name"] = pd.Categorical.from_codes(cols["gpu_name"].astype(np.int64), dtype=names)
     return pd.DataFrame(data, copy=False)
 
 

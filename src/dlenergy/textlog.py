@@ -95,7 +95,7 @@ def iter_chunks(path: str | Path, damage: Damage, *, chunk_bytes: int = CHUNK_BY
             raw = fh.read(chunk_bytes)
             if raw.endswith(b"\r"):
                 raw += fh.read(1)
-            eof = not raw
+            eof = len(raw) < chunk_bytes  # a short read: the file ends here (its last line may lack a newline)
             data = carry + _normalize(raw)
             if first:
                 first = False
