@@ -273,10 +273,13 @@ def test_doctests_of_the_ingest_modules():
     import doctest
 
     import dlenergy.clock
+    import dlenergy.multigpu
+    import dlenergy.parsing
     import dlenergy.plausibility
     import dlenergy.series
     import dlenergy.textlog
 
-    for mod in (dlenergy.clock, dlenergy.series, dlenergy.textlog, dlenergy.plausibility):
+    for mod in (dlenergy.clock, dlenergy.series, dlenergy.textlog, dlenergy.plausibility, dlenergy.multigpu,
+                dlenergy.parsing):
         res = doctest.testmod(mod)
         assert res.failed == 0 and res.attempted > 0, mod.__name__

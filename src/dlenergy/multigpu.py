@@ -63,7 +63,15 @@ def _order_labels(labels: list[str]) -> list[int]:
 
 def bursty(t_us: np.ndarray, power: np.ndarray | None = None) -> bool:
     """True when the lines come in bursts (see the module's rule 3); a line repeated as it is (same
-    time, same power) is a duplicate, not a burst."""
+    time, same power) is a duplicate, not a burst.
+
+    Examples
+    --------
+    >>> one_gpu = np.arange(40) * 1_000_000
+    >>> two_gpus = np.sort(np.concatenate([one_gpu, one_gpu + 5_000]))
+    >>> bursty(one_gpu), bursty(two_gpus)
+    (False, True)
+    """
     if len(t_us) < 20:
         return False
     d = np.diff(t_us)

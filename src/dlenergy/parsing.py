@@ -514,6 +514,14 @@ def read_epochs(path: str | Path, *, clock: RunClock | None = None) -> pd.DataFr
     every line must have the header's fields (extra empty ones are ignored); otherwise
     :class:`LayoutError` names the file and line.  Bytes that are not UTF-8 are replaced (U+FFFD):
     they cost a marker only when they are in its epoch or end time.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "epochs.csv"
+    >>> _ = p.write_bytes(b"\\xef\\xbb\\xbfepoch,end_time,note\\r0,2024-01-01 10:00:05+01:00,caf\\xe9\\r1,2024-01-01 10:00:09,\\r")
+    >>> read_epochs(p)[["epoch", "end_time"]].astype(str).values.tolist()
+    [['0', '2024-01-01 10:00:05'], ['1', '2024-01-01 10:00:09']]
     """
     return read_epochs_lines(path, clock=clock)[0]
 

@@ -130,7 +130,14 @@ class PowerScreen:
 
 
 def power_cap(limit_w: np.ndarray | None, tdp_w: float | None, cfg: Plausibility) -> tuple[float, str]:
-    """The largest plausible power sample of one GPU (W) and where its limit comes from."""
+    """The largest plausible power sample of one GPU (W) and where its limit comes from.
+
+    Examples
+    --------
+    >>> cfg = Plausibility()
+    >>> power_cap(np.array([250.0, 250.0]), 350.0, cfg), power_cap(None, 350.0, cfg), power_cap(None, None, cfg)
+    ((300.0, 'log'), (420.0, 'spec'), (2000.0, 'max_power_w'))
+    """
     if limit_w is not None and len(limit_w):
         ok = limit_w[np.isfinite(limit_w) & (limit_w > 0)]
         if len(ok):
@@ -204,7 +211,16 @@ NON_NEGATIVE = ("validation_size", "image_size")
 
 
 def check_row(rec: dict, epochs_measured: int | None, cfg: Plausibility) -> str | None:
-    """The reason a ``runs.csv`` row is implausible, or None (sizes, ``images_seen``)."""
+    """The reason a ``runs.csv`` row is implausible, or None (sizes, ``images_seen``).
+
+    Examples
+    --------
+    >>> row = {"batch_size": 32, "training_size": 1000, "images_seen": 20000}
+    >>> check_row(row, 20, Plausibility()) is None
+    True
+    >>> check_row({**row, "images_seen": 1e-300}, 20, Plausibility())
+    'images_seen = 1e-300 is not a count of images (>= 1)'
+    """
     def val(k):
         v = rec.get(k)
         try:
