@@ -14,7 +14,7 @@ rule ingest_shard:
         dataset=canonical_dir(),
         digest=shard_digest,
         n_shards=N_SHARDS,
-        ram_w_per_mb=config.get("ingest", {}).get("ram_w_per_mb", 3.75e-4),
+        ingest=config.get("ingest", {}),
     threads: 1
     resources:
         mem_mb=2000,
