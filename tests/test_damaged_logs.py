@@ -191,6 +191,16 @@ def test_cr_and_crlf_line_ends_in_every_file(tmp_path, name, end):
     _exactly_as_undamaged(_damaged(tmp_path, damage))
 
 
+@pytest.mark.parametrize("name", ["gpu.csv", "cpu.csv", "epochs.csv", "runs.csv"])
+def test_utf16_files_from_windows_powershell(tmp_path, name):
+    """`nvidia-smi ... > gpu.csv` in Windows PowerShell writes UTF-16 with a byte-order mark, CRLF."""
+    def damage(ds):
+        p = ds / name if name == "runs.csv" else run_dir(ds) / name
+        p.write_bytes(p.read_bytes().decode("utf-8").replace("\n", "\r\n").encode("utf-16"))
+
+    _exactly_as_undamaged(_damaged(tmp_path, damage))
+
+
 def test_binary_gpu_log_gets_a_printable_reason(tmp_path):
     def damage(ds):
         (run_dir(ds) / "gpu.csv").write_bytes(b"\x00\xff\xfe" + bytes(range(256)) * 40)

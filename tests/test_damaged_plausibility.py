@@ -254,10 +254,22 @@ def test_train_start_after_the_first_epoch_end(tmp_path):
 
 
 def test_window_tolerance_is_config(tmp_path):
+    """train_start 30 s before the log: refused by default (5 s: the integral would miss 30 s of power)."""
     ts = pd.Timestamp(baseline().row()["train_start"]) - pd.Timedelta(seconds=30)
-    got = _damaged(tmp_path, lambda ds: edit_runs_row(ds, "train_start", str(ts)),
-                   config={"plausibility": {"window_tolerance_s": 20}})
-    assert_ledgered(got, r"is 2\d s before the GPU log's first sample \(tolerance 20 s\)")
+    assert_ledgered(_damaged(tmp_path, lambda ds: edit_runs_row(ds, "train_start", str(ts))),
+                    r"is 2\d s before the GPU log's first sample \(tolerance 5 s\)")
+    got = _damaged(tmp_path / "lenient", lambda ds: edit_runs_row(ds, "train_start", str(ts)),
+                   config={"plausibility": {"window_tolerance_s": 60}})
+    row = assert_kept(got, rel=0.5)
+    assert row["duration_s"] == pytest.approx(baseline().row()["duration_s"] + 30, abs=1e-6)
+
+
+def test_train_start_after_the_log(tmp_path):
+    ts = pd.Timestamp(baseline().row()["end_time"]) + pd.Timedelta(hours=2)
+    def damage(ds):
+        edit_runs_row(ds, "train_start", str(ts))
+        (run_dir(ds) / "epochs.csv").unlink()
+    assert_ledgered(_damaged(tmp_path, damage), r"runs\.csv:2: train_start .* is at or after the GPU log's last sample")
 
 
 # ----------------------------------------------------------------------------- cpu.csv

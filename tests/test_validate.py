@@ -100,10 +100,10 @@ def test_epoch_end_outside_gpu_log_is_an_error_past_the_tolerance(dataset):
     write(ep, epoch_lines() + ["3,2024-01-01 11:00:00.000"])
     p = only(validate_dataset(dataset))
     assert p.fatal and p.file == str(ep) and p.line == 5 and "outside the GPU log" in p.message
-    # within the tolerance (config: ingest.plausibility.window_tolerance_s) it passes
-    write(ep, epoch_lines() + ["3,2024-01-01 10:00:40.000"])
+    # within the tolerance (config: ingest.plausibility.window_tolerance_s, 5 s) it passes
+    write(ep, epoch_lines() + ["3,2024-01-01 10:00:14.000"])  # 3 s after the log's last sample
     assert validate_dataset(dataset) == []
-    assert only(validate_dataset(dataset, {"plausibility": {"window_tolerance_s": 10}})).line == 5
+    assert only(validate_dataset(dataset, {"plausibility": {"window_tolerance_s": 1}})).line == 5  # 2 periods: 2 s
 
 
 def test_row_without_folder_and_folder_without_row(dataset):

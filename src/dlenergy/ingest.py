@@ -250,19 +250,20 @@ def _check_window(dataset: Path, rec: dict, run: _Loaded, out: RunOutcome, cfg: 
     ends = run.epochs["end_time"].to_numpy().astype("datetime64[us]").astype("int64") / 1e6 \
         if run.epochs is not None and len(run.epochs) else np.zeros(0)
     start, end = (ts if ts is not None else gt[0]), (ends[-1] if len(ends) else gt[-1])
-    if ts is not None and gt[0] - ts > p.window_tolerance_s:
+    tol = max(p.window_tolerance_s, 2.0 * float(np.median(np.diff(gt))))  # two sampling periods at least
+    if ts is not None and gt[0] - ts > tol:
         raise ImplausibleError(f"{runs_at}: train_start {run.train_start} is {gt[0] - ts:.0f} s before the GPU log's "
-                               f"first sample (tolerance {p.window_tolerance_s:g} s)")
-    if len(ends):
-        if ts is not None and ts > ends[0]:
-            raise ImplausibleError(f"{runs_at}: train_start {run.train_start} is after the first epoch end")
-        outside = np.flatnonzero((ends > gt[-1] + p.window_tolerance_s) | (ends < gt[0] - p.window_tolerance_s))
-        if len(outside):
-            i = int(outside[0])
-            raise ImplausibleError(
-                f"{rdir / EPOCHS_FILE}:{run.epoch_lines[i]}: epoch {int(run.epochs['epoch'].iloc[i])} ends outside the "
-                f"GPU log ({run.gpu['timestamp'].iloc[0]} .. {run.gpu['timestamp'].iloc[-1]}, "
-                f"tolerance {p.window_tolerance_s:g} s)")
+                               f"first sample (tolerance {tol:g} s)")
+    if ts is not None and len(ends) and ts > ends[0]:
+        raise ImplausibleError(f"{runs_at}: train_start {run.train_start} is after the first epoch end")
+    if ts is not None and ts >= gt[-1]:
+        raise ImplausibleError(f"{runs_at}: train_start {run.train_start} is at or after the GPU log's last sample")
+    outside = np.flatnonzero((ends > gt[-1] + tol) | (ends < gt[0] - tol))
+    if len(outside):
+        i = int(outside[0])
+        raise ImplausibleError(
+            f"{rdir / EPOCHS_FILE}:{run.epoch_lines[i]}: epoch {int(run.epochs['epoch'].iloc[i])} ends outside the "
+            f"GPU log ({run.gpu['timestamp'].iloc[0]} .. {run.gpu['timestamp'].iloc[-1]}, tolerance {tol:g} s)")
     have = np.isfinite(run.gpu["power_w"].to_numpy())  # a stretch of [N/A] power is a gap too
     gap, at = max_gap(gt[have] * 1e6, out.reports["gpu"].lines[have], start * 1e6, end * 1e6)
     if gap > p.max_gap_s:

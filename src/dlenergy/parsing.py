@@ -171,7 +171,7 @@ def _header_factors(path: Path, mapping: dict[str, str], report: LogReport) -> d
         table = UNIT_FACTORS[kind]
         if unit not in table:
             raise LayoutError(f"{path}:1: column '{raw}' is in [{unit}]; {kind} is read in "
-                              f"{', '.join(table)} only")
+                              f"{', '.join(_UNIT_TEXT.get(u, u) for u in table)} only")
         if table[unit] != 1.0:
             report.units[canon] = unit
         out[canon] = (unit, table[unit])

@@ -17,8 +17,11 @@ plausibility:`` block of ``config.yaml`` (:class:`Plausibility`, defaults below)
   the run is excluded; smaller steps back are lines out of order, re-sorted and counted.
 * ``max_gap_s`` (300): a gap between two GPU samples inside the training window longer than this (a
   logger paused, a clock jumping forward) excludes the run; power is never bridged over it.
-* ``window_tolerance_s`` (60): how far ``train_start`` may precede the GPU log's first sample, and the
-  last epoch end follow its last sample, before the run is excluded.
+* ``window_tolerance_s`` (5): how far ``train_start`` may precede the GPU log's first sample, and an
+  epoch end follow its last sample, before the run is excluded (at least two sampling periods: a
+  logger stopped with the training writes its last sample up to a period before the end).  The
+  integral never reaches past the samples, so a window that does would understate the energy and
+  the mean power.
 * ``max_fill_readings`` (5): in a multi-GPU log, a GPU's missing line is filled from that GPU's
   neighbouring readings when at most this many of its readings in a row are missing.
 * ``images_ratio`` (10): ``images_seen`` must be within ``[1/r, r] x epochs x training_size``
@@ -52,7 +55,7 @@ class Plausibility:
     max_dropped_share: float = 0.05
     max_clock_backstep_s: float = 2.0
     max_gap_s: float = 300.0
-    window_tolerance_s: float = 60.0
+    window_tolerance_s: float = 5.0
     max_fill_readings: int = 5
     images_ratio: float = 10.0
 
@@ -77,7 +80,7 @@ class IngestConfig:
     --------
     >>> cfg = IngestConfig.from_dict({"n_shards": 8, "plausibility": {"power_margin": 1.5}})
     >>> cfg.n_shards, cfg.plausibility.power_margin, cfg.plausibility.window_tolerance_s
-    (8, 1.5, 60.0)
+    (8, 1.5, 5.0)
     """
 
     n_shards: int = 4

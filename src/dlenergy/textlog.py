@@ -2,7 +2,8 @@
 
 What every log of layout v1 gets (``gpu.csv``, ``cpu.csv``, ``epochs.csv``, ``runs.csv``):
 
-* a UTF-8 byte-order mark at the start is dropped;
+* a UTF-8 byte-order mark at the start is dropped; a file with a UTF-16 one (Windows PowerShell's
+  ``>`` writes UTF-16) is transcoded;
 * ``\\r\\n`` and a lone ``\\r`` (old Mac) end a line like ``\\n``;
 * a line holding bytes that are not UTF-8 is blanked and its file line number recorded
   (:attr:`Damage.bad_byte_lines`): the bytes cost that line, never the file;
@@ -14,6 +15,7 @@ ingest ledger (never raw bytes).
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -84,6 +86,29 @@ def _blank_bad_lines(data: bytes, first_line: int, damage: Damage, replace: bool
     return b"".join(out)
 
 
+def _blocks(fh, chunk_bytes: int) -> Iterator[tuple[bytes, bool]]:
+    """Raw blocks of the file as UTF-8 bytes, and whether the file ends with the block.
+
+    A file that starts with a UTF-16 byte-order mark (``nvidia-smi ... > gpu.csv`` in Windows
+    PowerShell writes UTF-16) is transcoded on the fly; characters it cannot decode become U+FFFD.
+    """
+    head = fh.read(2)
+    decoder = codecs.getincrementaldecoder("utf-16")("replace") if head in (b"\xff\xfe", b"\xfe\xff") else None
+    pending, hold = head, b""
+    while True:
+        raw = pending + fh.read(chunk_bytes - len(pending))
+        pending = b""
+        eof = len(raw) < chunk_bytes  # a short read: the file ends here (its last line may lack a newline)
+        if decoder is not None:
+            raw = decoder.decode(raw, final=eof).encode("utf-8")
+        raw, hold = hold + raw, b""
+        if not eof and raw.endswith(b"\r"):  # a \r\n split between two blocks stays one line end
+            raw, hold = raw[:-1], b"\r"
+        yield raw, eof
+        if eof:
+            return
+
+
 def iter_chunks(path: str | Path, damage: Damage, *, chunk_bytes: int = CHUNK_BYTES,
                 replace: bool = False) -> Iterator[Chunk]:
     """The file's lines after the header, in chunks of about ``chunk_bytes`` (``replace``: see
@@ -91,11 +116,7 @@ def iter_chunks(path: str | Path, damage: Damage, *, chunk_bytes: int = CHUNK_BY
     with open(path, "rb") as fh:
         first = True
         carry, line = b"", 2
-        while True:
-            raw = fh.read(chunk_bytes)
-            if raw.endswith(b"\r"):
-                raw += fh.read(1)
-            eof = len(raw) < chunk_bytes  # a short read: the file ends here (its last line may lack a newline)
+        for raw, eof in _blocks(fh, max(chunk_bytes, 4)):
             data = carry + _normalize(raw)
             if first:
                 first = False
@@ -126,12 +147,11 @@ def read_header(path: str | Path) -> tuple[str | None, bytes]:
     The text is None when the line is not UTF-8 (a binary file, or another encoding).
     """
     with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
-        while head and b"\n" not in head and b"\r" not in head:
-            more = fh.read(1 << 16)
-            if not more:
+        head = b""
+        for raw, _ in _blocks(fh, 1 << 16):
+            head += raw
+            if b"\n" in head or b"\r" in head:
                 break
-            head += more
     head = head[len(BOM):] if head.startswith(BOM) else head
     raw = re.split(rb"\r\n|\r|\n", head, maxsplit=1)[0]
     try:
