@@ -36,6 +36,9 @@ def test_all_real_seaa_gpu_logs_parse(seaa_dir):
         assert df["timestamp"].is_monotonic_increasing
         assert (df["power_w"] > 0).all() and (df["power_w"] < 400).all(), f
         assert df["gpu_usage_pct"].between(0, 100).all()
+        # the plausibility stages leave the real logs alone: nothing dropped, re-sorted or merged
+        assert rep.power.n_dropped == 0 and rep.n_reordered == 0 and rep.n_duplicates == 0, f
+        assert rep.n_gpus == 1 and rep.power.cap_source == "log" and rep.n_bad_bytes == 0, f
         total_cut += rep.n_cut
         # a cut line is the last line of the file, where the logger was killed
         for ln in rep.first_bad_lines:
@@ -121,7 +124,8 @@ _field = st.text(alphabet=string.ascii_letters + string.digits + " .%/-:[]_", ma
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    good=st.lists(st.floats(min_value=0, max_value=1000, allow_nan=False), min_size=2, max_size=30),
+    # plausible power on a 350 W board: at least 1 % of it (the peak check), at most 1.2 x (the cap)
+    good=st.lists(st.floats(min_value=3.5, max_value=420, allow_nan=False), min_size=2, max_size=30),
     junk=st.lists(st.tuples(st.integers(min_value=0, max_value=40), st.lists(_field, min_size=0, max_size=12)), max_size=6),
     cut_at=st.integers(min_value=0, max_value=80),
 )
@@ -153,3 +157,129 @@ def test_header_only_logs_are_empty_not_errors(tmp_path):
     (tmp_path / "g.csv").write_text(NATIVE + "\n")
     df, rep = read_gpu_log(tmp_path / "g.csv")
     assert df.empty and "power_w" in df
+
+
+# ----------------------------------------------------------------------------- issue 13: what must not pass silently
+
+
+def test_bad_timestamp_rows_are_never_kept(tmp_path):
+    """A line whose timestamp does not parse is dropped and counted: kept, it would be a sample at
+    1970 (or NaT) and the trapezoid would integrate power over decades."""
+    p = tmp_path / "g.csv"
+    p.write_text("timestamp, power.draw [W]\n2024/01/01 10:00:00.000, 100.00 W\nnot a time, 100.00 W\n"
+                 "2024/01/01 10:00:09.000, 100.00 W\n2024-01-01T10:00:09.5, 100.00 W\n")
+    df, rep = read_gpu_log(p)
+    assert rep.n_bad_timestamp == 1 and rep.bad_timestamp_lines == [3] and len(df) == 3
+    assert df["t"].iloc[-1] - df["t"].iloc[0] == pytest.approx(9.5)
+    from dlenergy.energy import run_energy
+
+    assert run_energy(df, None, None).metrics["gpu_energy_j"] == pytest.approx(950.0)
+
+
+def test_multi_gpu_power_is_summed_and_usage_averaged(tmp_path):
+    p = tmp_path / "g.csv"
+    p.write_text("timestamp, index, utilization.gpu [%], memory.used [MiB], power.draw [W], power.limit [W]\n"
+                 "2024/01/01 10:00:00.000, 0, 80 %, 1000 MiB, 200.00 W, 300.00 W\n"
+                 "2024/01/01 10:00:00.070, 1, 40 %, 3000 MiB, 100.00 W, 300.00 W\n"
+                 "2024/01/01 10:00:01.000, 0, 60 %, 1000 MiB, 210.00 W, 300.00 W\n"
+                 "2024/01/01 10:00:01.070, 1, 20 %, 3000 MiB, 110.00 W, 300.00 W\n")
+    df, rep = read_gpu_log(p)
+    assert df["power_w"].tolist() == [300.0, 320.0]
+    assert df["gpu_usage_pct"].tolist() == [60.0, 40.0]
+    assert df["mem_used_mib"].tolist() == [4000.0, 4000.0]
+    assert df["power_limit_w"].tolist() == [600.0, 600.0]
+    assert df["t"].tolist() == pytest.approx([1704103200.0, 1704103201.0])  # the leading GPU's times
+    from dlenergy.energy import run_energy
+
+    m = run_energy(df, None, None).metrics
+    assert m["gpu_energy_j"] == pytest.approx(310.0) and m["n_gpus"] == 2
+    assert [float(x) for x in m["gpu_energy_by_gpu_j"].split(";")] == pytest.approx([205.0, 105.0])
+
+
+def test_log_power_limit_wins_over_the_spec_tdp(tmp_path):
+    """The cap is power.limit x margin when the log has it (250 W -> 300 W), else the TDP's (350 W -> 420 W)."""
+    rows = [f"2024/01/01 10:00:{s:02d}.000, {p:.2f} W" for s, p in enumerate([200, 200, 320, 200, 200])]
+    with_limit = tmp_path / "a.csv"
+    with_limit.write_text("timestamp, power.draw [W], power.limit [W]\n" + "\n".join(r + ", 250.00 W" for r in rows) + "\n")
+    without = tmp_path / "b.csv"
+    without.write_text("timestamp, power.draw [W]\n" + "\n".join(rows) + "\n")
+    from dlenergy.plausibility import Plausibility
+
+    cfg = Plausibility(max_dropped_share=0.5)
+    df, rep = read_gpu_log(with_limit, config=cfg, tdp_w=350.0)
+    assert rep.power.cap_w == pytest.approx(300.0) and rep.power.n_above_cap == 1 and np.isnan(df["power_w"].iloc[2])
+    df, rep = read_gpu_log(without, config=cfg, tdp_w=350.0)
+    assert rep.power.cap_w == pytest.approx(420.0) and rep.power.n_above_cap == 0 and df["power_w"].iloc[2] == 320.0
+    df, rep = read_gpu_log(without, config=cfg)
+    assert rep.power.cap_source == "max_power_w" and rep.power.cap_w == 2000.0
+
+
+@pytest.mark.parametrize("header, value, expect_mb", [
+    ("memory usage (MB)", "2048", 2048.0), ("memory usage (MiB)", "2048", 2048.0),
+    ("memory usage (GB)", "2", 2048.0), ("memory usage [GiB]", "2", 2048.0),
+    ("memory usage (KB)", "2097152", 2048.0), ("rss_mb", "2048 MB", 2048.0), ("memory usage", "2 GB", 2048.0),
+])
+def test_ram_units_follow_the_mb_is_2_to_the_20_convention(tmp_path, header, value, expect_mb):
+    p = tmp_path / "c.csv"
+    p.write_text(f"timestamp,{header}\n2024-01-01T10:00:00,{value}\n2024-01-01T10:00:01,{value}\n")
+    df, _ = read_cpu_log(p)
+    assert df["ram_used_mb"].tolist() == [expect_mb, expect_mb]
+
+
+def test_a_value_unit_contradicting_the_header_refuses_the_log(tmp_path):
+    p = tmp_path / "c.csv"
+    p.write_text("timestamp,memory usage (MB)\n2024-01-01T10:00:00,2 GB\n2024-01-01T10:00:01,2 GB\n")
+    with pytest.raises(LayoutError, match=r"c\.csv:1: the header of column 'memory usage \(MB\)' says \[mb\] but its values are in gb"):
+        read_cpu_log(p)
+
+
+@pytest.mark.parametrize("header, value, expect_w", [("power.draw [W]", "250.50 W", 250.5), ("power.draw [kW]", "0.2505", 250.5),
+                                                    ("power.draw [mW]", "250500", 250.5), ("gpu_power_draw", "0.2505 kW", 250.5),
+                                                    ("power.draw [W]", "250.5W", 250.5)])
+def test_power_units(tmp_path, header, value, expect_w):
+    p = tmp_path / "g.csv"
+    p.write_text(f"timestamp, {header}\n2024/01/01 10:00:00.000, {value}\n2024/01/01 10:00:01.000, {value}\n")
+    df, _ = read_gpu_log(p)
+    assert df["power_w"].tolist() == pytest.approx([expect_w, expect_w], rel=1e-12)
+
+
+_ZONES = st.sampled_from([None, "Z", "+00:00", "+01:00", "-05:00", "+0530", "+09"])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(zones=st.lists(_ZONES, min_size=3, max_size=12), sep=st.sampled_from(["-", "/"]))
+def test_one_clock_whatever_the_zones(tmp_path, zones, sep):
+    """The same instants written in any mix of zones (and naive = at the first zone seen) read the same."""
+    from dlenergy.clock import RunClock
+
+    ref = next((z for z in zones if z is not None), None)
+    off = {None: 0, "Z": 0, "+00:00": 0, "+01:00": 3600, "-05:00": -18000, "+0530": 19800, "+09": 32400}
+    ref_s = off[ref] if ref else 0
+    instants = pd.Timestamp("2024-03-31 00:30:00") + pd.to_timedelta(np.arange(len(zones)) * 1.5, unit="s")
+    lines = []
+    for t, z in zip(instants, zones):
+        wall = t + pd.Timedelta(seconds=(off[z] if z else ref_s))  # t is UTC
+        lines.append(f"{wall:%Y{sep}%m{sep}%d %H:%M:%S.%f}{z or ''}, 100.00 W")
+    p = tmp_path / "g.csv"
+    p.write_text("timestamp, power.draw [W]\n" + "\n".join(lines) + "\n")
+    clock = RunClock()
+    df, _ = read_gpu_log(p, clock=clock)
+    assert clock.offset_s == (off[ref] if ref else None)
+    expect = (instants + pd.Timedelta(seconds=ref_s)).astype("datetime64[us]")
+    assert (df["timestamp"].to_numpy() == expect.to_numpy()).all()
+
+
+def test_doctests_of_the_ingest_modules():
+    import doctest
+
+    import dlenergy.clock
+    import dlenergy.multigpu
+    import dlenergy.parsing
+    import dlenergy.plausibility
+    import dlenergy.series
+    import dlenergy.textlog
+
+    for mod in (dlenergy.clock, dlenergy.series, dlenergy.textlog, dlenergy.plausibility, dlenergy.multigpu,
+                dlenergy.parsing):
+        res = doctest.testmod(mod)
+        assert res.failed == 0 and res.attempted > 0, mod.__name__

@@ -97,11 +97,16 @@ def test_epochs_out_of_order(dataset):
     assert p.file == str(ep) and p.line == 4 and "out of order" in p.message
 
 
-def test_epoch_end_outside_gpu_log_is_a_warning(dataset):
+def test_epoch_end_outside_gpu_log_is_an_error_past_the_tolerance(dataset):
+    """Ingest refuses a training window reaching an hour past the log (issue 13): validate says so."""
     ep = dataset / "runs" / "run-a" / "epochs.csv"
     write(ep, epoch_lines() + ["3,2024-01-01 11:00:00.000"])
     p = only(validate_dataset(dataset))
-    assert not p.fatal and p.file == str(ep) and p.line == 5 and "outside the GPU log" in p.message
+    assert p.fatal and p.file == str(ep) and p.line == 5 and "outside the GPU log" in p.message
+    # within the tolerance (config: ingest.plausibility.window_tolerance_s, 5 s) it passes
+    write(ep, epoch_lines() + ["3,2024-01-01 10:00:14.000"])  # 3 s after the log's last sample
+    assert validate_dataset(dataset) == []
+    assert only(validate_dataset(dataset, {"plausibility": {"window_tolerance_s": 1}})).line == 5  # 2 periods: 2 s
 
 
 def test_row_without_folder_and_folder_without_row(dataset):
@@ -234,3 +239,23 @@ def test_cli_console_keeps_rich_formatting_on_a_terminal():
     pipe = CliConsole(file=io.StringIO(), _environ={})  # no FORCE_COLOR, COLUMNS, TTY_COMPATIBLE
     pipe.print(msg, highlight=False)
     assert pipe.file.getvalue() == "error: " + " ".join(["word"] * 30) + "\n"
+
+
+def test_validate_and_ingest_agree_on_every_refused_run(tmp_path):
+    """validate runs ingest's own checks: the runs it reports errors for are exactly ingest's ledger."""
+    from damaged import KEEP, copy_dataset, edit_lines, edit_runs_row, run_dir
+
+    from dlenergy.ingest import ingest_dataset
+
+    ds = copy_dataset(tmp_path)
+    a, b, c, d, e, f = KEEP
+    # a and f: untouched
+    edit_lines(run_dir(ds, b) / "cpu.csv", lambda i, ln: ln.rsplit(b",", 1)[0] + b",-1")  # negative memory
+    edit_runs_row(ds, "images_seen", "1e-300", run_id=c)  # implausible row value
+    (run_dir(ds, d) / "gpu.csv").write_bytes(b"\xff\xfe\x00garbage")  # not a log
+    p = run_dir(ds, e) / "epochs.csv"
+    p.write_bytes(p.read_bytes() + b"99,2030-01-01 00:00:00\n")  # an epoch far past the log
+    runs, _, ledger = ingest_dataset(ds)
+    fatal = {p.run_id for p in validate_dataset(ds) if p.fatal}
+    assert set(ledger.run_id) == fatal == {b, c, d, e}
+    assert set(runs.run_id) == {a, f}

@@ -111,6 +111,79 @@ class RunEnergy:
     epochs: pd.DataFrame
 
 
+def _window(gpu: pd.DataFrame, epochs: pd.DataFrame | None, train_start) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """GPU sample times, epoch ends and the training window ``[start, end]`` (seconds)."""
+    gt = gpu["t"].to_numpy()
+    if len(gt) == 0:
+        raise ValueError("GPU log has no samples")
+    ts = None
+    if train_start is not None and not pd.isna(train_start):
+        ts = np.datetime64(pd.Timestamp(train_start).tz_localize(None), "us").astype("int64") / 1e6
+    ends = np.zeros(0)
+    if epochs is not None and len(epochs):
+        ends = epochs["end_time"].astype("datetime64[us]").astype("int64").to_numpy() / 1e6
+    start, end = window_bounds(gt, ts, ends)
+    return gt, ends, start, end
+
+
+def _counter(gpu, epochs, gt, start, bounds, ends) -> tuple[float, np.ndarray]:
+    counter_e, counter_seg = np.nan, np.full(len(bounds), np.nan)
+    if "energy_counter_mj" in gpu:
+        counter_e, counter_seg = _counter_energy(gt, gpu["energy_counter_mj"].to_numpy(dtype="float64"), start, bounds)
+    elif len(ends):
+        seg = _epoch_counter_energy(epochs)
+        if seg is not None:
+            counter_seg = seg
+    return counter_e, counter_seg
+
+
+def _ram(cpu, start, end, bounds, ram_w_per_mb) -> tuple[float, np.ndarray, float]:
+    """RAM energy over the window and per segment, and the mean RAM used in the window (MB)."""
+    ram_e, ram_seg, mean_ram = np.nan, np.full(len(bounds), np.nan), np.nan
+    if cpu is not None and len(cpu) >= 2 and "ram_used_mb" in cpu:
+        ct = cpu["t"].to_numpy()
+        ram_w = cpu["ram_used_mb"].to_numpy(dtype="float64") * ram_w_per_mb
+        ram_e, ram_seg = _segment_energy(ct, ram_w, start, bounds)
+        cw = (ct >= start) & (ct <= end)
+        mean_ram = float(np.nanmean(cpu["ram_used_mb"].to_numpy()[cw])) if cw.any() else np.nan
+    return ram_e, ram_seg, mean_ram
+
+
+def _gpu_summary(gpu: pd.DataFrame, in_win: np.ndarray) -> dict:
+    def wmean(col):
+        if col not in gpu:
+            return np.nan
+        v = gpu[col].to_numpy(dtype="float64")[in_win]
+        return float(np.nanmean(v)) if np.isfinite(v).any() else np.nan
+
+    limit = gpu["power_limit_w"] if "power_limit_w" in gpu else None
+    return {
+        "gpu_usage_pct": wmean("gpu_usage_pct"),
+        "max_power_w": float(np.nanmedian(limit)) if limit is not None and limit.notna().any() else np.nan,
+        "gpu_name_logged": str(gpu["gpu_name"].iloc[0]) if "gpu_name" in gpu and len(gpu) else None,
+    }
+
+
+def _epoch_table(epochs, start, ends, gpu_seg, ram_seg, counter_seg) -> pd.DataFrame:
+    if not len(ends):
+        return pd.DataFrame(columns=EPOCH_COLUMNS[1:])
+    starts = np.concatenate([[start], ends[:-1]])
+    dur = ends - starts
+    ep = pd.DataFrame({
+        "epoch": epochs["epoch"].to_numpy(dtype="int64"),
+        "start_time": pd.to_datetime(starts * 1e6, unit="us"),
+        "end_time": pd.to_datetime(ends * 1e6, unit="us"),
+        "duration_s": dur,
+        "gpu_energy_j": gpu_seg,
+        "ram_energy_j": ram_seg,
+        "gpu_counter_energy_j": counter_seg,
+    })
+    ep["energy_j"] = ep["gpu_energy_j"] + ep["ram_energy_j"].fillna(0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ep["mean_gpu_power_w"] = np.where(dur > 0, gpu_seg / dur, np.nan)
+    return ep
+
+
 def run_energy(
     gpu: pd.DataFrame,
     cpu: pd.DataFrame | None,
@@ -122,48 +195,19 @@ def run_energy(
     """Per-run metrics and per-epoch energies of one run.
 
     ``gpu`` and ``cpu`` are frames from :mod:`dlenergy.parsing` (column ``t`` in seconds);
-    ``epochs`` has ``epoch`` and ``end_time``.
+    ``epochs`` has ``epoch`` and ``end_time``.  For a multi-GPU log, ``power_w`` is the sum over the
+    GPUs and ``power_w_gpu<i>`` each GPU's power: ``gpu_energy_by_gpu_j`` lists each GPU's energy
+    (``;``-separated, in the order of the GPUs; empty for one GPU) and ``n_gpus`` their number.
     """
-    gt = gpu["t"].to_numpy()
-    if len(gt) == 0:
-        raise ValueError("GPU log has no samples")
-    ts = None
-    if train_start is not None and not pd.isna(train_start):
-        ts = np.datetime64(pd.Timestamp(train_start).tz_localize(None), "us").astype("int64") / 1e6
-    ends = np.zeros(0)
-    if epochs is not None and len(epochs):
-        ends = epochs["end_time"].astype("datetime64[us]").astype("int64").to_numpy() / 1e6
-    start, end = window_bounds(gt, ts, ends)
+    gt, ends, start, end = _window(gpu, epochs, train_start)
     bounds = ends if len(ends) else np.array([end])
-
-    power = gpu["power_w"].to_numpy(dtype="float64")
-    gpu_e, gpu_seg = _segment_energy(gt, power, start, bounds)
-    counter_e, counter_seg = np.nan, np.full(len(bounds), np.nan)
-    if "energy_counter_mj" in gpu:
-        counter_e, counter_seg = _counter_energy(gt, gpu["energy_counter_mj"].to_numpy(dtype="float64"), start, bounds)
-    elif len(ends):
-        seg = _epoch_counter_energy(epochs)
-        if seg is not None:
-            counter_seg = seg
+    gpu_e, gpu_seg = _segment_energy(gt, gpu["power_w"].to_numpy(dtype="float64"), start, bounds)
+    counter_e, counter_seg = _counter(gpu, epochs, gt, start, bounds, ends)
     in_win = (gt >= start) & (gt <= end)
-    n_win = int(in_win.sum())
     dt = np.diff(gt[in_win])
-    period = float(np.median(dt)) if len(dt) else np.nan
-
-    ram_e, ram_seg, mean_ram = np.nan, np.full(len(bounds), np.nan), np.nan
-    if cpu is not None and len(cpu) >= 2 and "ram_used_mb" in cpu:
-        ct = cpu["t"].to_numpy()
-        ram_w = cpu["ram_used_mb"].to_numpy(dtype="float64") * ram_w_per_mb
-        ram_e, ram_seg = _segment_energy(ct, ram_w, start, bounds)
-        cw = (ct >= start) & (ct <= end)
-        mean_ram = float(np.nanmean(cpu["ram_used_mb"].to_numpy()[cw])) if cw.any() else np.nan
-
-    def wmean(col):
-        if col not in gpu:
-            return np.nan
-        v = gpu[col].to_numpy(dtype="float64")[in_win]
-        return float(np.nanmean(v)) if np.isfinite(v).any() else np.nan
-
+    per_gpu = [c for c in gpu.columns if str(c).startswith("power_w_gpu")]
+    by_gpu = [_segment_energy(gt, gpu[c].to_numpy(dtype="float64"), start, bounds)[0] for c in per_gpu]
+    ram_e, ram_seg, mean_ram = _ram(cpu, start, end, bounds, ram_w_per_mb)
     duration = end - start
     metrics = {
         "start_time": pd.Timestamp(start * 1e6, unit="us"),
@@ -175,35 +219,16 @@ def run_energy(
         "ram_energy_j": ram_e,
         "energy_j": gpu_e + (ram_e if np.isfinite(ram_e) else 0.0) if np.isfinite(gpu_e) else np.nan,
         "mean_gpu_power_w": gpu_e / duration if duration > 0 and np.isfinite(gpu_e) else np.nan,
-        "gpu_usage_pct": wmean("gpu_usage_pct"),
-        "max_power_w": float(np.nanmedian(gpu["power_limit_w"])) if "power_limit_w" in gpu and gpu["power_limit_w"].notna().any() else np.nan,
-        "sampling_period_s": period,
-        "n_gpu_samples": n_win,
+        **_gpu_summary(gpu, in_win),
+        "sampling_period_s": float(np.median(dt)) if len(dt) else np.nan,
+        "n_gpu_samples": int(in_win.sum()),
         "mean_ram_used_mb": mean_ram,
         "has_ram_log": bool(np.isfinite(ram_e)),
-        "gpu_name_logged": str(gpu["gpu_name"].iloc[0]) if "gpu_name" in gpu and len(gpu) else None,
+        "n_gpus": max(len(per_gpu), 1),
+        "gpu_energy_by_gpu_j": ";".join(repr(float(e)) for e in by_gpu),
     }
-    if len(ends):
-        starts = np.concatenate([[start], ends[:-1]])
-        dur = ends - starts
-        ep = pd.DataFrame(
-            {
-                "epoch": epochs["epoch"].to_numpy(dtype="int64"),
-                "start_time": pd.to_datetime(starts * 1e6, unit="us"),
-                "end_time": pd.to_datetime(ends * 1e6, unit="us"),
-                "duration_s": dur,
-                "gpu_energy_j": gpu_seg,
-                "ram_energy_j": ram_seg,
-                "gpu_counter_energy_j": counter_seg,
-            }
-        )
-        ep["energy_j"] = ep["gpu_energy_j"] + ep["ram_energy_j"].fillna(0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ep["mean_gpu_power_w"] = np.where(dur > 0, gpu_seg / dur, np.nan)
-        metrics["min_epoch_duration_s"] = float(np.min(dur))
-    else:
-        ep = pd.DataFrame(columns=EPOCH_COLUMNS[1:])
-        metrics["min_epoch_duration_s"] = np.nan
+    ep = _epoch_table(epochs, start, ends, gpu_seg, ram_seg, counter_seg)
+    metrics["min_epoch_duration_s"] = float(np.min(ends - np.concatenate([[start], ends[:-1]]))) if len(ends) else np.nan
     return RunEnergy(metrics, ep)
 
 

@@ -33,6 +33,8 @@ GPU_COLUMNS: dict[str, tuple[str, ...]] = {
     "temperature_c": ("temperature.gpu", "gpu_temperature"),
     "energy_counter_mj": ("total_energy_consumption", "energy_counter_mj"),
     "gpu_index": ("index", "gpu_index"),
+    "gpu_bus_id": ("pci.bus_id", "gpu_bus_id", "pci.bus"),
+    "gpu_uuid": ("uuid", "gpu_uuid"),
 }
 
 #: canonical CPU/RAM column -> accepted header names
@@ -42,16 +44,18 @@ CPU_COLUMNS: dict[str, tuple[str, ...]] = {
     "ram_used_mb": ("memory usage", "memory usage (mb)", "memory_usage", "ram_used_mb", "rss_mb"),
 }
 
-_UNIT = re.compile(r"\s*\[[^\]]*\]\s*$")
+_UNIT = re.compile(r"\s*[\[(][^\])]*[\])]\s*$")
 
 
 def normalize_header(name: str) -> str:
-    """A header name as the alias tables spell it: stripped, lower case, without ``[unit]``.
+    """A header name as the alias tables spell it: stripped, lower case, without ``[unit]`` or ``(unit)``.
 
     Examples
     --------
     >>> normalize_header(" Power.Draw [W] ")
     'power.draw'
+    >>> normalize_header("memory usage (MB)")
+    'memory usage'
     """
     return _UNIT.sub("", name.strip().lower()).strip()
 
@@ -67,8 +71,11 @@ def resolve_columns(columns: Sequence[str], aliases: Mapping[str, Sequence[str]]
     >>> resolve_columns(["timestamp", "cpu usage (%)", "memory usage (MB)"], CPU_COLUMNS)
     {'timestamp': 'timestamp', 'cpu_usage_pct': 'cpu usage (%)', 'ram_used_mb': 'memory usage (MB)'}
     """
-    raw = {c.strip().lower(): c for c in columns}
-    norm = {normalize_header(c): c for c in columns}
+    raw: dict[str, str] = {}
+    norm: dict[str, str] = {}
+    for c in columns:  # the first of two columns with the same name wins
+        raw.setdefault(c.strip().lower(), c)
+        norm.setdefault(normalize_header(c), c)
     out: dict[str, str] = {}
     for canon, names in aliases.items():
         for n in names:

@@ -11,11 +11,17 @@ validation that names the file and line of every problem.
 
 from __future__ import annotations
 
+import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+
+from .clock import NAT, split_times
+from .textlog import Damage, read_text_lines
 
 LAYOUT_VERSION = 1
 
@@ -84,10 +90,41 @@ class Problem:
 class RunsTable:
     frame: pd.DataFrame
     problems: list[Problem] = field(default_factory=list)
+    #: rows that could not be read (bytes that are not UTF-8, a wrong number of fields):
+    #: ``(run_id or None, line, reason)``; ingest puts each in its ledger, the other rows are read
+    skipped: list[tuple[str | None, int, str]] = field(default_factory=list)
 
 
 def run_dir(dataset: Path, run_id: str) -> Path:
     return Path(dataset) / RUNS_DIR / run_id
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int], list[tuple[str | None, int, str]]]:
+    """Header, rows and their file lines; rows that cannot be read are returned apart."""
+    damage = Damage(keep=None)
+    lines = read_text_lines(path, damage)
+    if not "".join(lines).strip():
+        raise LayoutError(f"{path}:1: runs table is empty (no header line)")
+    if 1 in damage.bad_byte_lines:
+        raise LayoutError(f"{path}:1: the header holds bytes that are not UTF-8 (a binary file, or another encoding)")
+    header = [c.strip() for c in next(csv.reader([lines[0]]))]
+    id_at = header.index("run_id") if "run_id" in header else None
+    bad_bytes = set(damage.bad_byte_lines)
+    rows, numbers, skipped = [], [], []
+    for n, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = next(csv.reader([line]))
+        rid = fields[id_at].strip() if id_at is not None and id_at < len(fields) else None
+        rid = rid if rid and re.match(RUN_ID_ALLOWED, rid) else None
+        if n in bad_bytes:
+            skipped.append((rid, n, "the row holds bytes that are not UTF-8; row not read"))
+        elif len(fields) != len(header):
+            skipped.append((rid, n, f"the row has {len(fields)} fields, the header has {len(header)}; row not read"))
+        else:
+            rows.append(fields)
+            numbers.append(n)
+    return header, rows, numbers, skipped
 
 
 def read_runs_table(path: str | Path, *, strict: bool = True) -> RunsTable:
@@ -99,58 +136,28 @@ def read_runs_table(path: str | Path, *, strict: bool = True) -> RunsTable:
     :class:`LayoutError` naming the file and line.  Empty values in
     :data:`NULLABLE_REQUIRED` columns are kept as missing (the cleaning stage
     excludes such runs with a ledger entry).  Without ``strict`` every problem is
-    returned in :attr:`RunsTable.problems` instead.
+    returned in :attr:`RunsTable.problems` instead.  A row that cannot be read at all
+    (bytes that are not UTF-8, a field count other than the header's) is left out and listed
+    in :attr:`RunsTable.skipped`: that run's problem, not the table's.  A UTF-8 byte-order
+    mark and ``\r`` line ends are accepted.  Timestamps (``train_start``) follow
+    :mod:`dlenergy.clock`: the column holds the wall time as written, and ``_tz_<column>`` the
+    zone offset (s) when a value has one.
     """
     path = Path(path)
     problems: list[Problem] = []
     if not path.is_file():
         raise LayoutError(f"{path}: runs table not found (layout v1 needs DATASET/{RUNS_FILE})")
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise LayoutError(f"{path}:1: runs table is empty (no header line)") from None
-    except pd.errors.ParserError as exc:
-        raise LayoutError(f"{path}: cannot parse CSV: {exc}") from None
-    raw.columns = [c.strip() for c in raw.columns]
+    header, rows, numbers, skipped = _read_rows(path)
+    raw = pd.DataFrame(rows, columns=header, dtype=object).astype(str) if rows else pd.DataFrame(
+        {c: pd.Series(dtype=str) for c in header})
     missing = [c for c in RUNS_REQUIRED if c not in raw.columns]
     if missing:
         raise LayoutError(f"{path}:1: header lacks required column(s) {', '.join(missing)}")
 
     out = raw.copy()
-    lines = np.arange(len(raw)) + 2  # header is line 1
+    lines = np.asarray(numbers, dtype=np.int64)
     for col, kind in {**RUNS_REQUIRED, **{k: v for k, v in RUNS_OPTIONAL.items() if k in raw.columns}}.items():
-        s = raw[col].str.strip()
-        empty = s.eq("") | s.str.lower().isin(["nan", "none", "null", "na", "n/a"])
-        if kind == "str":
-            bad = empty
-            for i in np.flatnonzero(bad.to_numpy()):
-                problems.append(Problem(str(path), int(lines[i]), f"empty value in required column '{col}'"))
-            out[col] = s.where(~empty, None)
-            continue
-        if kind == "datetime":
-            parsed = pd.to_datetime(s.str.replace("/", "-", regex=False).where(~empty, None), format="ISO8601", errors="coerce")
-            bad = parsed.isna() & ~empty
-            out[col] = parsed
-        else:
-            num = pd.to_numeric(s.where(~empty, None), errors="coerce")
-            bad = num.isna() & ~empty
-            if kind == "int":
-                nonint = num.notna() & (num != np.round(num))
-                bad = bad | nonint
-            out[col] = num.astype("float64") if kind != "int" else num.astype("Float64").astype("float64")
-        for i in np.flatnonzero(bad.to_numpy()):
-            problems.append(
-                Problem(str(path), int(lines[i]), f"column '{col}': expected {kind} value, got {raw[col].iloc[i]!r}")
-            )
-        if col in RUNS_REQUIRED and col not in NULLABLE_REQUIRED:
-            for i in np.flatnonzero(empty.to_numpy()):
-                problems.append(Problem(str(path), int(lines[i]), f"empty value in required column '{col}'"))
-        elif col in RUNS_REQUIRED:
-            for i in np.flatnonzero(empty.to_numpy()):
-                problems.append(
-                    Problem(str(path), int(lines[i]), f"empty value in column '{col}' (run will be excluded as missing)",
-                            fatal=False, run_id=str(raw['run_id'].iloc[i]))
-                )
+        problems += _typed_column(raw, out, col, kind, str(path), lines)
 
     ids = out["run_id"]
     dup = ids.duplicated(keep="first") & ids.notna()
@@ -179,4 +186,39 @@ def read_runs_table(path: str | Path, *, strict: bool = True) -> RunsTable:
     fatal = [p for p in problems if p.fatal]
     if strict and fatal:
         raise LayoutError("\n".join(str(p) for p in fatal))
-    return RunsTable(out, problems)
+    return RunsTable(out, problems, skipped)
+
+
+def _typed_column(raw: pd.DataFrame, out: pd.DataFrame, col: str, kind: str, path: str,
+                  lines: np.ndarray) -> list[Problem]:
+    """Type one column of ``raw`` into ``out``; the problems of its values."""
+    problems = []
+    s = raw[col].str.strip()
+    empty = s.eq("") | s.str.lower().isin(["nan", "none", "null", "na", "n/a"])
+    if kind == "str":
+        for i in np.flatnonzero(empty.to_numpy()):
+            problems.append(Problem(path, int(lines[i]), f"empty value in required column '{col}'"))
+        out[col] = s.where(~empty, None)
+        return problems
+    if kind == "datetime":
+        us, offsets = split_times(pa.array(s.where(~empty, "").tolist(), pa.string()))
+        bad = pd.Series(us == NAT, index=s.index) & ~empty
+        out[col] = pd.Series(us.view("datetime64[us]"), index=s.index)
+        if offsets is not None:
+            out[f"_tz_{col}"] = offsets
+    else:
+        num = pd.to_numeric(s.where(~empty, None), errors="coerce")
+        bad = num.isna() & ~empty
+        if kind == "int":
+            bad = bad | (num.notna() & (num != np.round(num)))
+        out[col] = num.astype("float64") if kind != "int" else num.astype("Float64").astype("float64")
+    for i in np.flatnonzero(bad.to_numpy()):
+        problems.append(Problem(path, int(lines[i]), f"column '{col}': expected {kind} value, got {raw[col].iloc[i]!r}"))
+    if col in RUNS_REQUIRED and col not in NULLABLE_REQUIRED:
+        for i in np.flatnonzero(empty.to_numpy()):
+            problems.append(Problem(path, int(lines[i]), f"empty value in required column '{col}'"))
+    elif col in RUNS_REQUIRED:
+        for i in np.flatnonzero(empty.to_numpy()):
+            problems.append(Problem(path, int(lines[i]), f"empty value in column '{col}' (run will be excluded as missing)",
+                                    fatal=False, run_id=str(raw["run_id"].iloc[i])))
+    return problems

@@ -14,7 +14,7 @@ rule ingest_shard:
         dataset=dataset_of,
         digest=shard_digest,
         n_shards=N_SHARDS,
-        ram_w_per_mb=config["ingest"]["ram_w_per_mb"],
+        ingest=config.get("ingest", {}),
     threads: 1
     resources:
         mem_mb=2000,

@@ -2,7 +2,6 @@
 
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir)))
