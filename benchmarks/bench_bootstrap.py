@@ -26,8 +26,12 @@ from bench_pipeline import append_results, machine  # noqa: E402
 
 from dlenergy import stats as S  # noqa: E402
 
-FUNCTIONS = {"stats_rq1": S.rq1_tables, "stats_rq2": S.rq2_tables, "stats_tradeoff": S.tradeoff_tables,
-             "stats_ram": S.ram_tables}
+FUNCTIONS = {
+    "stats_rq1": S.rq1_tables,
+    "stats_rq2": S.rq2_tables,
+    "stats_tradeoff": S.tradeoff_tables,
+    "stats_ram": S.ram_tables,
+}
 
 
 def best_time(f, runs, cfg, repeats: int) -> tuple[float, float]:
@@ -50,8 +54,17 @@ def measure(path: Path, repeats: int) -> pd.DataFrame:
     for rule, f in FUNCTIONS.items():
         c_off, w_off = best_time(f, runs, off, repeats)
         c_on, w_on = best_time(f, runs, on, repeats)
-        rows.append({"rule": rule, "cpu_off_s": c_off, "cpu_on_s": c_on, "added_cpu_s": c_on - c_off,
-                     "wall_off_s": w_off, "wall_on_s": w_on, "added_wall_s": w_on - w_off})
+        rows.append(
+            {
+                "rule": rule,
+                "cpu_off_s": c_off,
+                "cpu_on_s": c_on,
+                "added_cpu_s": c_on - c_off,
+                "wall_off_s": w_off,
+                "wall_on_s": w_on,
+                "added_wall_s": w_on - w_off,
+            }
+        )
     out = pd.DataFrame(rows)
     total = out.drop(columns="rule").sum().to_dict()
     return pd.concat([out, pd.DataFrame([{"rule": "total", **total}])], ignore_index=True).round(2)
@@ -64,10 +77,12 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results.md"))
     args = ap.parse_args()
     boot = yaml.safe_load((ROOT / "config.yaml").read_text())["stats"].get("bootstrap", {})
-    text = [f"\n## Bootstrap CIs in the stats tables (`stats.bootstrap`: {boot})\n",
-            f"- date: {dt.date.today()}; machine: {machine()}",
-            f"- command: `python benchmarks/bench_bootstrap.py {' '.join(args.runs)} --repeats {args.repeats}`",
-            "- best of the repeats; CPU time of the process (the machine is shared) and wall time\n"]
+    text = [
+        f"\n## Bootstrap CIs in the stats tables (`stats.bootstrap`: {boot})\n",
+        f"- date: {dt.date.today()}; machine: {machine()}",
+        f"- command: `python benchmarks/bench_bootstrap.py {' '.join(args.runs)} --repeats {args.repeats}`",
+        "- best of the repeats; CPU time of the process (the machine is shared) and wall time\n",
+    ]
     for p in args.runs:
         t = measure(Path(p), args.repeats)
         n = len(pd.read_parquet(p, columns=["run_id"]))

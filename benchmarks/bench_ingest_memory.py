@@ -26,11 +26,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_pipeline import append_results, machine  # noqa: E402
 
-HEADER = ("timestamp, name, utilization.gpu [%], utilization.memory [%], memory.total [MiB], memory.used [MiB], "
-          "power.draw [W], power.limit [W], temperature.gpu\n")
-RUNS = ("run_id,environment,gpu_model,architecture,dataset,batch_size,image_size,training_size,validation_size,"
-        "total_ram_gb,gflops,return_code,train_start\n"
-        "big,cloud,NVIDIA GeForce RTX 3090,vgg16,chesslive,32,128,23807,10203,16,15.5,0,{start}\n")
+HEADER = (
+    "timestamp, name, utilization.gpu [%], utilization.memory [%], memory.total [MiB], memory.used [MiB], "
+    "power.draw [W], power.limit [W], temperature.gpu\n"
+)
+RUNS = (
+    "run_id,environment,gpu_model,architecture,dataset,batch_size,image_size,training_size,validation_size,"
+    "total_ram_gb,gflops,return_code,train_start\n"
+    "big,cloud,NVIDIA GeForce RTX 3090,vgg16,chesslive,32,128,23807,10203,16,15.5,0,{start}\n"
+)
 T0 = np.datetime64("2023-03-01T09:00:00.000", "ms")
 
 
@@ -41,8 +45,10 @@ def _gpu_block(i0: int, n: int, rng: np.random.Generator) -> str:
     usage = rng.integers(60, 100, n)
     power = np.round(rng.normal(250.0, 20.0, n), 2)
     mem = rng.integers(9000, 9100, n)
-    lines = [f"{t}, NVIDIA GeForce RTX 3090, {u} %, {u // 3} %, 24268 MiB, {m} MiB, {p:.2f} W, 350.00 W, 65"
-             for t, u, p, m in zip(ts, usage, power, mem)]
+    lines = [
+        f"{t}, NVIDIA GeForce RTX 3090, {u} %, {u // 3} %, 24268 MiB, {m} MiB, {p:.2f} W, 350.00 W, 65"
+        for t, u, p, m in zip(ts, usage, power, mem)
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -108,15 +114,20 @@ def main() -> None:
         size_mb = (ds / "runs" / "big" / "gpu.csv").stat().st_size / 2**20
         wall, rss, energy, n_ep = (float(x) for x in _child(CHILD_INGEST, str(ds)))
         base = float(_child(CHILD_IMPORT)[0])
-    text = "\n".join([
-        f"\n## Ingest peak memory on one {size_mb:.0f} MiB gpu.csv{(' (' + args.label + ')') if args.label else ''}\n",
-        f"- date: {dt.date.today().isoformat()}; machine: {machine()}",
-        f"- command: `python benchmarks/bench_ingest_memory.py --mb {args.mb:g}`",
-        f"- log: {n:,} samples (10 Hz, native nvidia-smi header), written in {gen:.1f} s; {int(n_ep)} epochs",
-        f"- ingest: **peak RSS {rss:.0f} MiB = {rss / size_mb:.2f} x the log** ({wall:.1f} s); "
-        f"the interpreter with numpy, pandas, pyarrow and dlenergy imported: {base:.0f} MiB",
-        f"- GPU energy of the run: {energy:.6f} J",
-    ]) + "\n"
+    text = (
+        "\n".join(
+            [
+                f"\n## Ingest peak memory on one {size_mb:.0f} MiB gpu.csv{(' (' + args.label + ')') if args.label else ''}\n",
+                f"- date: {dt.date.today().isoformat()}; machine: {machine()}",
+                f"- command: `python benchmarks/bench_ingest_memory.py --mb {args.mb:g}`",
+                f"- log: {n:,} samples (10 Hz, native nvidia-smi header), written in {gen:.1f} s; {int(n_ep)} epochs",
+                f"- ingest: **peak RSS {rss:.0f} MiB = {rss / size_mb:.2f} x the log** ({wall:.1f} s); "
+                f"the interpreter with numpy, pandas, pyarrow and dlenergy imported: {base:.0f} MiB",
+                f"- GPU energy of the run: {energy:.6f} J",
+            ]
+        )
+        + "\n"
+    )
     print(text)
     if not args.no_append:
         append_results(text, args.out)

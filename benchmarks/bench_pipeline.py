@@ -44,7 +44,9 @@ def append_results(text: str, out: str | Path) -> None:
     """Append a section to benchmarks/results.md (created with its header when absent)."""
     out = Path(out)
     if not out.exists():
-        out.write_text("# Benchmarks\n\nWritten by the scripts in `benchmarks/`; numbers from the machine named in each section.\n")
+        out.write_text(
+            "# Benchmarks\n\nWritten by the scripts in `benchmarks/`; numbers from the machine named in each section.\n"
+        )
     with out.open("a") as fh:
         fh.write(text)
 
@@ -66,12 +68,22 @@ def stage_table(bench_dir: Path) -> pd.DataFrame:
     for f in sorted(bench_dir.glob("*.tsv")):
         b = pd.read_csv(f, sep="\t")
         stage = f.stem.rsplit("_", 1)[0] if f.stem[-3:].isdigit() else f.stem  # ingest_003 -> ingest
-        rows.append({"stage": stage, "jobs": 1, "wall_s": float(b["s"].iloc[0]), "max_rss_mb": float(b["max_rss"].iloc[0])})
+        rows.append(
+            {"stage": stage, "jobs": 1, "wall_s": float(b["s"].iloc[0]), "max_rss_mb": float(b["max_rss"].iloc[0])}
+        )
     df = pd.DataFrame(rows)
     if df.empty:
         return df
-    return df.groupby("stage", sort=False).agg(jobs=("jobs", "sum"), sum_wall_s=("wall_s", "sum"),
-                                               max_job_wall_s=("wall_s", "max"), max_rss_mb=("max_rss_mb", "max")).reset_index()
+    return (
+        df.groupby("stage", sort=False)
+        .agg(
+            jobs=("jobs", "sum"),
+            sum_wall_s=("wall_s", "sum"),
+            max_job_wall_s=("wall_s", "max"),
+            max_rss_mb=("max_rss_mb", "max"),
+        )
+        .reset_index()
+    )
 
 
 def main():

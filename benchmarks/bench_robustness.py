@@ -78,21 +78,25 @@ def main():
     get_reusable_executor().shutdown(wait=True)  # the workers exit: their CPU time and peak RSS are counted
     c1 = os.times()
     cpu_all = sum(getattr(c1, k) - getattr(c0, k) for k in ("user", "system", "children_user", "children_system"))
-    rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    rss = max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    )
     load = os.getloadavg()[0]
-    text = "\n".join([
-        f"\n## Outlier-seed sensitivity of `{Path(args.results).name}` ({len(pre)} runs enter the outlier stage, "
-        f"{groups} groups)\n",
-        f"- date: {dt.date.today().isoformat()}; machine: {machine()}; load average at the end {load:.1f}",
-        f"- command: `python benchmarks/bench_robustness.py --results {args.results} --seeds {args.seeds} "
-        f"--workers {args.workers}`",
-        "- CPU seconds per seed (one process, mean of "
-        f"{args.probe}): " + ", ".join(f"{v} {s:.2f} s" for v, s in cpu.items()),
-        f"- the whole step ({args.seeds} seeds x {len(rcfg.variants)} variants, {args.workers} workers): "
-        f"**wall {wall:.1f} s**, CPU {cpu_all:.1f} s (parent and workers), peak RSS "
-        f"{rss / 1024:.0f} MiB per process; {summary['statistic'].nunique()} statistics, {len(values)} values",
-        "",
-    ])
+    text = "\n".join(
+        [
+            f"\n## Outlier-seed sensitivity of `{Path(args.results).name}` ({len(pre)} runs enter the outlier stage, "
+            f"{groups} groups)\n",
+            f"- date: {dt.date.today().isoformat()}; machine: {machine()}; load average at the end {load:.1f}",
+            f"- command: `python benchmarks/bench_robustness.py --results {args.results} --seeds {args.seeds} "
+            f"--workers {args.workers}`",
+            "- CPU seconds per seed (one process, mean of "
+            f"{args.probe}): " + ", ".join(f"{v} {s:.2f} s" for v, s in cpu.items()),
+            f"- the whole step ({args.seeds} seeds x {len(rcfg.variants)} variants, {args.workers} workers): "
+            f"**wall {wall:.1f} s**, CPU {cpu_all:.1f} s (parent and workers), peak RSS "
+            f"{rss / 1024:.0f} MiB per process; {summary['statistic'].nunique()} statistics, {len(values)} values",
+            "",
+        ]
+    )
     print(text)
     append_results(text, args.out)
 

@@ -51,14 +51,19 @@ def main():
             t0 = time.perf_counter()
             parts = list(ex.map(_shard, [(ds, s, args.workers * 2) for s in range(args.workers * 2)]))
             sharded = time.perf_counter() - t0
-    text = "\n".join([
-        f"\n## Ingest + energy of `seaa2023` ({len(runs)} runs, {sum(p[0] for p in parts)} in shards)\n",
-        f"- date: {dt.date.today().isoformat()}; machine: {machine()}",
-        f"- command: `python benchmarks/bench_seaa_ingest.py --workers {args.workers}`",
-        f"- single process: **{single:.2f} s**, peak RSS {rss_single:.0f} MiB",
-        f"- {args.workers} worker processes, {args.workers * 2} shards (as `snakemake --cores {args.workers}`): "
-        f"**{sharded:.2f} s**, peak RSS per worker {max(p[2] for p in parts):.0f} MiB",
-    ]) + "\n"
+    text = (
+        "\n".join(
+            [
+                f"\n## Ingest + energy of `seaa2023` ({len(runs)} runs, {sum(p[0] for p in parts)} in shards)\n",
+                f"- date: {dt.date.today().isoformat()}; machine: {machine()}",
+                f"- command: `python benchmarks/bench_seaa_ingest.py --workers {args.workers}`",
+                f"- single process: **{single:.2f} s**, peak RSS {rss_single:.0f} MiB",
+                f"- {args.workers} worker processes, {args.workers * 2} shards (as `snakemake --cores {args.workers}`): "
+                f"**{sharded:.2f} s**, peak RSS per worker {max(p[2] for p in parts):.0f} MiB",
+            ]
+        )
+        + "\n"
+    )
     print(text)
     append_results(text, args.out)
 

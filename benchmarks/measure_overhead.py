@@ -36,7 +36,9 @@ H100_TRACE = ROOT.parent / "shared" / "data" / "h100-fixture" / "runs" / "h100-r
 
 def synthetic_trace(path: Path) -> Path:
     t0 = datetime(2026, 1, 1)
-    lines = ["timestamp, name, utilization.gpu [%], memory.used [MiB], power.draw [W], power.limit [W], temperature.gpu"]
+    lines = [
+        "timestamp, name, utilization.gpu [%], memory.used [MiB], power.draw [W], power.limit [W], temperature.gpu"
+    ]
     for i in range(600):
         ts = (t0 + timedelta(seconds=i * 0.25)).strftime("%Y/%m/%d %H:%M:%S.%f")[:-3]
         lines.append(f"{ts}, Synthetic GPU, 90 %, 4000 MiB, {200 + (i % 7) * 10:.2f} W, 300.00 W, 60")
@@ -46,9 +48,31 @@ def synthetic_trace(path: Path) -> Path:
 
 def run_once(trace: Path, period: float, duration: float, workdir: Path) -> dict:
     ds = workdir / f"ds-{period:g}"
-    cmd = [sys.executable, "-m", "dlenergy", "measure", "--out", str(ds), "--run-id", "overhead",
-           "--architecture", "none", "--dataset", "none", "--batch-size", "1", "--image-size", "1",
-           "--training-size", "1", "--period", str(period), "--", "sleep", str(duration)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dlenergy",
+        "measure",
+        "--out",
+        str(ds),
+        "--run-id",
+        "overhead",
+        "--architecture",
+        "none",
+        "--dataset",
+        "none",
+        "--batch-size",
+        "1",
+        "--image-size",
+        "1",
+        "--training-size",
+        "1",
+        "--period",
+        str(period),
+        "--",
+        "sleep",
+        str(duration),
+    ]
     env = {**os.environ, "DLENERGY_GPU_BACKEND": f"replay:{trace}"}
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -99,15 +123,21 @@ def main(argv=None) -> int:
         tmp = Path(tmp)
         trace = a.trace or (H100_TRACE if H100_TRACE.is_file() else synthetic_trace(tmp / "trace.csv"))
         rows = [run_once(trace, p, a.duration, tmp) for p in a.periods]
-    print(f"Recorder overhead: `dlenergy measure` (replay backend, {trace.name}) around `sleep {a.duration:g}`; "
-          f"{platform.node()}, {psutil.cpu_count()} logical CPUs, {psutil.cpu_count(logical=False)} cores, "
-          f"{len(psutil.pids())} processes running, Python {platform.python_version()}; "
-          f"CPU % is of one core.\n")
-    print("| period | wall s | samples | recorder CPU s (total) | startup CPU s | steady-state CPU % | total CPU % | recorder RSS MiB |")
+    print(
+        f"Recorder overhead: `dlenergy measure` (replay backend, {trace.name}) around `sleep {a.duration:g}`; "
+        f"{platform.node()}, {psutil.cpu_count()} logical CPUs, {psutil.cpu_count(logical=False)} cores, "
+        f"{len(psutil.pids())} processes running, Python {platform.python_version()}; "
+        f"CPU % is of one core.\n"
+    )
+    print(
+        "| period | wall s | samples | recorder CPU s (total) | startup CPU s | steady-state CPU % | total CPU % | recorder RSS MiB |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['period']:g} s | {r['wall']:.1f} | {r['samples']} | {r['cpu_total']:.2f} | {r['startup']:.2f} | "
-              f"{r['steady_pct']:.2f} | {r['total_pct']:.2f} | {r['rss']:.0f} |")
+        print(
+            f"| {r['period']:g} s | {r['wall']:.1f} | {r['samples']} | {r['cpu_total']:.2f} | {r['startup']:.2f} | "
+            f"{r['steady_pct']:.2f} | {r['total_pct']:.2f} | {r['rss']:.0f} |"
+        )
     return 0
 
 

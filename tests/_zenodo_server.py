@@ -84,17 +84,39 @@ class FakeZenodo(http.server.ThreadingHTTPServer):
             size = rec.size.get(name, len(data))
             rows.append((name, md5, size))
         if rec.shape == "legacy":
-            files = [{"id": f"f{i}", "key": n, "size": s, "checksum": f"md5:{m}",
-                      "links": {"self": self.content_url(rid, n)}} for i, (n, m, s) in enumerate(rows)]
+            files = [
+                {
+                    "id": f"f{i}",
+                    "key": n,
+                    "size": s,
+                    "checksum": f"md5:{m}",
+                    "links": {"self": self.content_url(rid, n)},
+                }
+                for i, (n, m, s) in enumerate(rows)
+            ]
         elif rec.shape == "entries":
-            files = {"enabled": True, "count": len(rows), "entries": {
-                n: {"key": n, "size": s, "checksum": f"md5:{m}", "mimetype": "application/octet-stream",
-                    "links": {"self": f"{self.api}{rid}/files/{quote(n)}", "content": self.content_url(rid, n)}}
-                for n, m, s in rows}}
+            files = {
+                "enabled": True,
+                "count": len(rows),
+                "entries": {
+                    n: {
+                        "key": n,
+                        "size": s,
+                        "checksum": f"md5:{m}",
+                        "mimetype": "application/octet-stream",
+                        "links": {"self": f"{self.api}{rid}/files/{quote(n)}", "content": self.content_url(rid, n)},
+                    }
+                    for n, m, s in rows
+                },
+            }
         elif rec.shape == "entries_list":  # InvenioRDM's /files listing: entries as a list
-            files = {"enabled": True, "entries": [
-                {"key": n, "size": s, "checksum": f"md5:{m}", "links": {"content": self.content_url(rid, n)}}
-                for n, m, s in rows]}
+            files = {
+                "enabled": True,
+                "entries": [
+                    {"key": n, "size": s, "checksum": f"md5:{m}", "links": {"content": self.content_url(rid, n)}}
+                    for n, m, s in rows
+                ],
+            }
         elif rec.shape == "new":
             files = [{"id": f"f{i}", "filename": n, "filesize": s, "checksum": m} for i, (n, m, s) in enumerate(rows)]
         else:
@@ -124,7 +146,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         # /api/records/<id>/files/<name...>/content  or  /records/<id>/files/<name...>
         if "files" in parts:
             i = parts.index("files")
-            name = "/".join(parts[i + 1: -1] if parts[-1] == "content" else parts[i + 1:])
+            name = "/".join(parts[i + 1 : -1] if parts[-1] == "content" else parts[i + 1 :])
             rec = srv.records.get(parts[i - 1])
             if rec is None or name not in rec.files:
                 return self._send(404, b'{"status": 404, "message": "not found"}', "application/json")
@@ -135,8 +157,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if srv.api_body is not None:
                 return self._send(200, srv.api_body, "application/json")
             if parts[2] not in srv.records:
-                return self._send(404, b'{"status": 404, "message": "The persistent identifier does not exist."}',
-                                  "application/json")
+                return self._send(
+                    404, b'{"status": 404, "message": "The persistent identifier does not exist."}', "application/json"
+                )
             return self._send(200, json.dumps(srv.record_json(parts[2])).encode(), "application/json")
         return self._send(404, b"not found", "text/plain")
 

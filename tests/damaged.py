@@ -32,9 +32,14 @@ PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
 
 
 #: the runs kept from the tiny dataset (fewer runs: each case copies and ingests the whole set)
-KEEP = (VICTIM, "b1-cloud-mobilenet_v2-chesslive-b32-i128-r16-01", "b1-local_ml_engineer-mobilenet_v2-chesslive-b32-i128-r32-00",
-        "b1-local_normal_user-resnet50-chesslive-b32-i128-r32-00", "b2-local_ml_engineer-inception_v3-caltech101-b256-i75-r32-01",
-        "ram-cloud-inception_v3-stanford_dogs-b256-i128-r8-00")
+KEEP = (
+    VICTIM,
+    "b1-cloud-mobilenet_v2-chesslive-b32-i128-r16-01",
+    "b1-local_ml_engineer-mobilenet_v2-chesslive-b32-i128-r32-00",
+    "b1-local_normal_user-resnet50-chesslive-b32-i128-r32-00",
+    "b2-local_ml_engineer-inception_v3-caltech101-b256-i75-r32-01",
+    "ram-cloud-inception_v3-stanford_dogs-b256-i128-r8-00",
+)
 
 
 @functools.lru_cache(maxsize=1)
@@ -137,8 +142,9 @@ def assert_others_unchanged(got: Ingested, victim: str = VICTIM, base: Ingested 
     assert set(got.ledger.run_id) <= {victim} | set(base.ledger.run_id), got.ledger
 
 
-def assert_kept(got: Ingested, rel: float = 0.02, victim: str = VICTIM, base: Ingested | None = None,
-                column: str = "energy_j") -> pd.Series:
+def assert_kept(
+    got: Ingested, rel: float = 0.02, victim: str = VICTIM, base: Ingested | None = None, column: str = "energy_j"
+) -> pd.Series:
     """The victim is ingested, not in the ledger, with its energy within ``rel`` of the undamaged run."""
     base = base or baseline()
     assert victim not in set(got.ledger.run_id), got.ledger.to_string()

@@ -8,16 +8,20 @@ from dlenergy.sources import capabilities
 
 
 def runs(rows, epochs=True):
-    df = pd.DataFrame(rows, columns=["environment", "architecture", "dataset", "batch_size", "image_size", "total_ram_gb"])
+    df = pd.DataFrame(
+        rows, columns=["environment", "architecture", "dataset", "batch_size", "image_size", "total_ram_gb"]
+    )
     df["gpu_model"] = df["environment"].map({"cloud": "RTX 3090", "local": "RTX 3070"})
     df["has_epoch_markers"] = epochs
     df["epochs_measured"] = 30 if epochs else 0
     return df
 
 
-FULL = [("cloud", a, "chess", 32, 128, 16) for a in ("vgg16", "mobilenet_v2")] * 3 + \
-       [("local", "mobilenet_v2", "chess", 32, 128, 32)] * 3 + \
-       [("cloud", "inception_v3", "dogs", 256, 128, ram) for ram in (8, 16, 24, 32)]
+FULL = (
+    [("cloud", a, "chess", 32, 128, 16) for a in ("vgg16", "mobilenet_v2")] * 3
+    + [("local", "mobilenet_v2", "chess", 32, 128, 32)] * 3
+    + [("cloud", "inception_v3", "dogs", 256, 128, ram) for ram in (8, 16, 24, 32)]
+)
 
 
 def test_everything_supported():

@@ -24,22 +24,79 @@ def write(tmp: Path, name: str, rows: list[dict]) -> None:
 @pytest.fixture
 def res(tmp_path):
     """A results/<source> folder with small tables whose answers are known."""
-    write(tmp_path, "trade", [
-        {"env": "cloud", "arch": a, "energy": e, "energy_ci_low": e - 0.01, "energy_ci_high": e + 0.01, "f1": f,
-         "status": "ok", "note": ""}
-        for a, e, f in (("small", 0.10, 0.97), ("mid", 0.25, 0.98), ("big", 0.40, 0.99))
-    ] + [{"env": "local", "arch": a, "energy": e, "f1": 0.9, "status": "ok", "note": ""}
-         for a, e in (("small", 0.05), ("mid", 0.20), ("big", 0.45))])
-    write(tmp_path, "kw", [{"variable": "energy", "groups": "small, mid, big", "p_value": 1e-9, "eta2": 0.9,
-                            "not_different": "mid – big; small – mid", "p_adjust": "holm", "status": "ok"}])
-    write(tmp_path, "dunn", [
-        {"variable": "energy", "group_a": "small", "group_b": "mid", "p_adjusted": 0.2, "p_adjust": "holm",
-         "significant": False, "cliffs_delta": -0.3, "cliffs_delta_ci_low": -0.6, "cliffs_delta_ci_high": 0.1},
-        {"variable": "energy", "group_a": "small", "group_b": "big", "p_adjusted": 1e-5, "p_adjust": "holm",
-         "significant": True, "cliffs_delta": -1.0, "cliffs_delta_ci_low": -1.0, "cliffs_delta_ci_high": -1.0},
-    ])
-    write(tmp_path, "bi", [{"env": "e", "img": img, "batch": b, "energy": 100 * img / b, "status": "ok"}
-                           for img in (75, 128) for b in (32, 256)])
+    write(
+        tmp_path,
+        "trade",
+        [
+            {
+                "env": "cloud",
+                "arch": a,
+                "energy": e,
+                "energy_ci_low": e - 0.01,
+                "energy_ci_high": e + 0.01,
+                "f1": f,
+                "status": "ok",
+                "note": "",
+            }
+            for a, e, f in (("small", 0.10, 0.97), ("mid", 0.25, 0.98), ("big", 0.40, 0.99))
+        ]
+        + [
+            {"env": "local", "arch": a, "energy": e, "f1": 0.9, "status": "ok", "note": ""}
+            for a, e in (("small", 0.05), ("mid", 0.20), ("big", 0.45))
+        ],
+    )
+    write(
+        tmp_path,
+        "kw",
+        [
+            {
+                "variable": "energy",
+                "groups": "small, mid, big",
+                "p_value": 1e-9,
+                "eta2": 0.9,
+                "not_different": "mid – big; small – mid",
+                "p_adjust": "holm",
+                "status": "ok",
+            }
+        ],
+    )
+    write(
+        tmp_path,
+        "dunn",
+        [
+            {
+                "variable": "energy",
+                "group_a": "small",
+                "group_b": "mid",
+                "p_adjusted": 0.2,
+                "p_adjust": "holm",
+                "significant": False,
+                "cliffs_delta": -0.3,
+                "cliffs_delta_ci_low": -0.6,
+                "cliffs_delta_ci_high": 0.1,
+            },
+            {
+                "variable": "energy",
+                "group_a": "small",
+                "group_b": "big",
+                "p_adjusted": 1e-5,
+                "p_adjust": "holm",
+                "significant": True,
+                "cliffs_delta": -1.0,
+                "cliffs_delta_ci_low": -1.0,
+                "cliffs_delta_ci_high": -1.0,
+            },
+        ],
+    )
+    write(
+        tmp_path,
+        "bi",
+        [
+            {"env": "e", "img": img, "batch": b, "energy": 100 * img / b, "status": "ok"}
+            for img in (75, 128)
+            for b in (32, 256)
+        ],
+    )
     write(tmp_path, "skipped", [{"analysis": "x", "status": "skipped", "note": "skipped: no allocated-RAM experiment"}])
     return tmp_path
 
@@ -61,8 +118,12 @@ def test_value(res):
     assert run(res, **base, op="between", threshold=[0.1, 0.4]).state == C.HOLDS
     assert run(res, **base, op="between", threshold=[0.11, 0.4]).state == C.FAILS
     # text and booleans compare as text
-    assert run(res, type="value", table="dunn", where={"group_b": "big"}, column="significant", op="==",
-               threshold=True).state == C.HOLDS
+    assert (
+        run(
+            res, type="value", table="dunn", where={"group_b": "big"}, column="significant", op="==", threshold=True
+        ).state
+        == C.HOLDS
+    )
     # one column against another of the same row: energy >= 0.1 x f1 everywhere, not >= 0.2 x f1
     assert run(res, **base, op=">=", column_b="f1", factor=0.1).state == C.HOLDS
     assert run(res, **base, op=">=", column_b="f1", factor=0.2).state == C.FAILS
@@ -80,8 +141,10 @@ def test_approx_tolerance_and_ci(res):
     assert out.state == C.HOLDS and "outside the tolerance" in out.evidence and "inside the CI" in out.evidence
     assert run(res, **base, paper=0.259, tolerance={"absolute": 0.001}, ci=False).state == C.FAILS
     # no CI columns on the local rows
-    assert run(res, **{**base, "where": {"env": "local", "arch": "mid"}}, paper=0.209,
-               tolerance={"absolute": 0.001}).state == C.FAILS
+    assert (
+        run(res, **{**base, "where": {"env": "local", "arch": "mid"}}, paper=0.209, tolerance={"absolute": 0.001}).state
+        == C.FAILS
+    )
 
 
 def test_extreme_and_order(res):
@@ -101,8 +164,9 @@ def test_compare_and_compare_groups(res):
     assert run(res, **base, b={"env": "cloud", "arch": "small"}, op=">", factor=3.9).state == C.HOLDS
     assert run(res, **base, b={"env": "cloud", "arch": "small"}, op=">", factor=4.1).state == C.FAILS
     # cloud < local exactly for "big" (0.40 < 0.45); for small and mid local is cheaper
-    grp = dict(type="compare_groups", table="trade", per="arch", key="env", column="energy", a="cloud",
-               b="local", op="<")
+    grp = dict(
+        type="compare_groups", table="trade", per="arch", key="env", column="energy", a="cloud", b="local", op="<"
+    )
     assert run(res, **grp, expected=["big"]).state == C.HOLDS
     assert run(res, **grp, expected=["big", "mid"]).state == C.FAILS
     assert run(res, **{**grp, "b": "mars"}, expected=["big"]).state == C.UNTESTABLE
@@ -161,20 +225,31 @@ def test_package_claims_are_valid_and_cover_the_sections():
     assert C.tables_of(claims) >= {"tradeoff", "reductions", "kruskal_dunn_rq1", "table10_test_rmse"}
 
 
-@pytest.mark.parametrize("text, message", [
-    ("claims:\n  - {id: a, section: s, claim: c}\n", "line 2, claim a: lacks check"),
-    ("claims:\n  - {id: a, section: s, claim: c, check: {type: guess}}\n", "check type 'guess' is not one of"),
-    ("claims:\n  - {id: a, section: s, claim: c, check: {type: extreme, table: t}}\n",
-     "check 'extreme' lacks key, column, extreme, expected"),
-    ("claims:\n  - {id: a, section: s, claim: c, check: {type: value, table: t, column: x, op: '<'}}\n",
-     "needs a threshold or a column_b"),
-    ("claims:\n  - {id: a, section: s, claim: c, check: {type: value, table: t, column: x, op: '~', threshold: 1}}\n",
-     "op '~' is not one of"),
-    ("claims:\n  - {id: a, section: s, claim: c, check: {type: value, table: t, column: x, op: '<', threshold: 1}}\n"
-     "  - {id: a, section: s, claim: d, check: {type: value, table: t, column: x, op: '<', threshold: 2}}\n",
-     "line 3, claim a: duplicate id 'a'"),
-    ("other: 1\n", "no 'claims:' list"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("claims:\n  - {id: a, section: s, claim: c}\n", "line 2, claim a: lacks check"),
+        ("claims:\n  - {id: a, section: s, claim: c, check: {type: guess}}\n", "check type 'guess' is not one of"),
+        (
+            "claims:\n  - {id: a, section: s, claim: c, check: {type: extreme, table: t}}\n",
+            "check 'extreme' lacks key, column, extreme, expected",
+        ),
+        (
+            "claims:\n  - {id: a, section: s, claim: c, check: {type: value, table: t, column: x, op: '<'}}\n",
+            "needs a threshold or a column_b",
+        ),
+        (
+            "claims:\n  - {id: a, section: s, claim: c, check: {type: value, table: t, column: x, op: '~', threshold: 1}}\n",
+            "op '~' is not one of",
+        ),
+        (
+            "claims:\n  - {id: a, section: s, claim: c, check: {type: value, table: t, column: x, op: '<', threshold: 1}}\n"
+            "  - {id: a, section: s, claim: d, check: {type: value, table: t, column: x, op: '<', threshold: 2}}\n",
+            "line 3, claim a: duplicate id 'a'",
+        ),
+        ("other: 1\n", "no 'claims:' list"),
+    ],
+)
 def test_bad_claims_file_names_file_line_and_claim(tmp_path, text, message):
     p = tmp_path / "claims.yaml"
     p.write_text(text)
@@ -185,22 +260,45 @@ def test_bad_claims_file_names_file_line_and_claim(tmp_path, text, message):
 
 def test_evaluate_synthetic_robustness_and_markdown(res):
     claims = [
-        {"id": "c1", "section": "§4.1", "claim": "big is the most expensive", "robustness": ["k.big", "k.none"],
-         "check": {"type": "extreme", "table": "trade", "where": {"env": "cloud"}, "key": "arch", "column": "energy",
-                   "extreme": "max", "expected": "big"}},
-        {"id": "c2", "section": "§4.3", "claim": "RAM matters",
-         "check": {"type": "value", "table": "skipped", "column": "p", "op": "<", "threshold": 0.05}},
+        {
+            "id": "c1",
+            "section": "§4.1",
+            "claim": "big is the most expensive",
+            "robustness": ["k.big", "k.none"],
+            "check": {
+                "type": "extreme",
+                "table": "trade",
+                "where": {"env": "cloud"},
+                "key": "arch",
+                "column": "energy",
+                "extreme": "max",
+                "expected": "big",
+            },
+        },
+        {
+            "id": "c2",
+            "section": "§4.3",
+            "claim": "RAM matters",
+            "check": {"type": "value", "table": "skipped", "column": "p", "op": "<", "threshold": 0.05},
+        },
     ]
     card = C.evaluate(res, claims)
     assert list(card.columns) == C.COLUMNS
     assert list(card.verdict) == [C.HOLDS, C.UNTESTABLE] and "robustness" not in card.evidence.iloc[0]
     assert card.evidence.iloc[1] == "skipped.csv is skipped: no allocated-RAM experiment"
-    write(res, "robustness", [
-        {"statistic": "k.big", "variant": v, "n_seeds": n, "conclusion": "big is max", "share_conclusion_holds": s}
-        for v, n, s in (("none", 1, 1.0), ("configured", 100, 0.87))])
+    write(
+        res,
+        "robustness",
+        [
+            {"statistic": "k.big", "variant": v, "n_seeds": n, "conclusion": "big is max", "share_conclusion_holds": s}
+            for v, n, s in (("none", 1, 1.0), ("configured", 100, 0.87))
+        ],
+    )
     ev = C.evaluate(res, claims).evidence.iloc[0]
-    assert ("outlier seeds (robustness.csv): k.big 'big is max' holds for configured 87 % of 100 seed(s), "
-            "none 100 % of 1 seed(s); k.none: not in robustness.csv") in ev
+    assert (
+        "outlier seeds (robustness.csv): k.big 'big is max' holds for configured 87 % of 100 seed(s), "
+        "none 100 % of 1 seed(s); k.none: not in robustness.csv"
+    ) in ev
     syn = C.evaluate(res, claims, synthetic=True)
     assert set(syn.verdict) == {C.SYNTHETIC}
     assert syn.evidence.iloc[0].startswith("(on real data this would read: holds) trade.csv [env=cloud]")
@@ -236,8 +334,14 @@ def test_seaa2023_verdicts(seaa_results):
     card = C.evaluate(seaa_results).set_index("claim_id")
     verdict = card["verdict"]
     # hold on the real data (paper: VGG16 0.39 J/image; 43.6 %; 80.72 % with F1 -1.34 %; Dunn on time)
-    for cid in ("rq1_energy_vgg16_most", "rq2_local_ml_reduction", "s51_best_combination", "rq1_time_dunn",
-                "s51_cloud_best_only_for_vgg16", "rq22_energy_cloud_moderate"):
+    for cid in (
+        "rq1_energy_vgg16_most",
+        "rq2_local_ml_reduction",
+        "s51_best_combination",
+        "rq1_time_dunn",
+        "s51_cloud_best_only_for_vgg16",
+        "rq22_energy_cloud_moderate",
+    ):
         assert verdict[cid] == C.HOLDS, (cid, card.loc[cid, "evidence"])
     # does not hold: Dunn also finds MobileNet V2 - ResNet50 not different in energy
     assert verdict["rq1_energy_dunn"] == C.FAILS
@@ -245,12 +349,17 @@ def test_seaa2023_verdicts(seaa_results):
     # not testable, and why: no Local Normal User runs, no RAM experiment, no Inception V3
     assert verdict["rq2_local_normal_reduction"] == C.UNTESTABLE
     assert "to = local_normal_user" in card.loc["rq2_local_normal_reduction", "evidence"]
-    assert "table7_kruskal_ram.csv is skipped: no runs with environment == 'cloud'; architecture == 'inception_v3'" \
+    assert (
+        "table7_kruskal_ram.csv is skipped: no runs with environment == 'cloud'; architecture == 'inception_v3'"
         in card.loc["rq31_ram_energy_significant", "evidence"]
+    )
     assert verdict["rq33_online_epoch_energy_lowest"] == C.UNTESTABLE
     # the evidence quotes the table's own number and CI
-    red = pd.read_csv(seaa_results / "tables" / "reductions.csv").query(
-        "scope == 'environments for mobilenet_v2' and `from` == 'cloud' and to == 'local_ml_engineer'").iloc[0]
+    red = (
+        pd.read_csv(seaa_results / "tables" / "reductions.csv")
+        .query("scope == 'environments for mobilenet_v2' and `from` == 'cloud' and to == 'local_ml_engineer'")
+        .iloc[0]
+    )
     ev = card.loc["rq2_local_ml_reduction", "evidence"]
     assert f"reduction = {red.reduction:.4g} [CI {red.reduction_ci_low:.4g}, {red.reduction_ci_high:.4g}]" in ev
     assert np.isclose(red.reduction, 0.436, rtol=0.05)

@@ -9,8 +9,14 @@ from dlenergy.cleaning import STAGES, CleaningConfig, clean
 from dlenergy.ingest import combine, ingest_dataset
 from dlenergy.simulate import simulate_dataset
 
-STAGE_FOR = {"failed": "failed", "oom": "failed", "missing": "missing", "short": "short",
-             "coarse_sampling": "sampling", "outlier": "outlier"}
+STAGE_FOR = {
+    "failed": "failed",
+    "oom": "failed",
+    "missing": "missing",
+    "short": "short",
+    "coarse_sampling": "sampling",
+    "outlier": "outlier",
+}
 RULE_STAGES = {"ingest", "failed", "missing", "short", "sampling"}
 
 

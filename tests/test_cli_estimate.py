@@ -26,8 +26,25 @@ def flat(r) -> str:
     """The command's output with rich's line wrapping undone."""
     return " ".join(r.output.split())
 
-ARGS = ["--gpu", "NVIDIA GeForce RTX 3090", "--ram-gb", "16", "--gflops", "2.5", "--train-size", "20000",
-        "--val-size", "5000", "--batch-size", "64", "--image-size", "128", "--epochs", "25"]
+
+ARGS = [
+    "--gpu",
+    "NVIDIA GeForce RTX 3090",
+    "--ram-gb",
+    "16",
+    "--gflops",
+    "2.5",
+    "--train-size",
+    "20000",
+    "--val-size",
+    "5000",
+    "--batch-size",
+    "64",
+    "--image-size",
+    "128",
+    "--epochs",
+    "25",
+]
 
 
 def training_runs(n: int = 40) -> pd.DataFrame:
@@ -39,10 +56,21 @@ def training_runs(n: int = 40) -> pd.DataFrame:
     power = 0.3 * np.array([60, 220, 350])[g] + 8 * gflops + 0.05 * img + rng.normal(0, 2, n)
     n_ep = rng.integers(20, 30, n)
     dur = n_ep * (20 + 3 * gflops)
-    return pd.DataFrame({"run_id": [f"r{i}" for i in range(n)], "gpu_model": gpus[g], "total_ram_gb": rng.choice([16, 32], n),
-                         "gflops": gflops, "training_size": 20000, "validation_size": 5000,
-                         "batch_size": rng.choice([32, 64, 256], n), "image_size": img, "duration_s": dur,
-                         "epochs_measured": n_ep, "energy_j": power * dur})
+    return pd.DataFrame(
+        {
+            "run_id": [f"r{i}" for i in range(n)],
+            "gpu_model": gpus[g],
+            "total_ram_gb": rng.choice([16, 32], n),
+            "gflops": gflops,
+            "training_size": 20000,
+            "validation_size": 5000,
+            "batch_size": rng.choice([32, 64, 256], n),
+            "image_size": img,
+            "duration_s": dur,
+            "epochs_measured": n_ep,
+            "energy_j": power * dur,
+        }
+    )
 
 
 KW = dict(models=("ridge", "kernel_ridge"), n_iter=3, random_state=1)
@@ -66,7 +94,8 @@ def results_tree(tmp_path_factory, model_dir):
     runs = training_runs(36)
     real = root / "results" / "seaa2023" / "models"
     OfflinePowerEstimator(**KW).fit(runs, runs["energy_j"]).save(
-        real, source="seaa2023", data_label="SEAA 2023 measurements (test copy)", data_kind="real")
+        real, source="seaa2023", data_label="SEAA 2023 measurements (test copy)", data_kind="real"
+    )
     write_skipped_model(real, "offline_epoch_energy", "none of the runs has epoch markers", source="seaa2023")
     shutil.copytree(model_dir, root / "results" / "sample" / "models")
     return root
@@ -81,8 +110,14 @@ def test_estimate_json(model_dir):
     lo, hi = out["range_j"]
     assert lo < out["energy_j"] < hi
     assert out["average_power_w"] > 0 and out["features"]["tdp_w"] == 350
-    assert out["fitted_on"] == {"kind": "synthetic", "source": "unit", "label": "synthetic test models", "n_runs": 40,
-                                "model": "offline_epoch_energy", "model_dir": str(model_dir)}
+    assert out["fitted_on"] == {
+        "kind": "synthetic",
+        "source": "unit",
+        "label": "synthetic test models",
+        "n_runs": 40,
+        "model": "offline_epoch_energy",
+        "model_dir": str(model_dir),
+    }
     assert out["headline"] == "Model fitted on SYNTHETIC data: unit (synthetic test models, 40 runs)"
     r = runner.invoke(app, ["estimate", *ARGS, "--duration-s", "900", "--model-dir", str(model_dir), "--json"])
     out = json.loads(r.stdout)
@@ -116,8 +151,10 @@ def test_estimate_without_duration_falls_back_to_the_synthetic_epoch_model_and_s
     r = runner.invoke(app, ["estimate", *ARGS])
     assert r.exit_code == 0, r.output
     assert r.stdout.splitlines()[0] == "Model fitted on SYNTHETIC data: unit (synthetic test models, 40 runs)"
-    assert ("results/seaa2023/models has only a power model, which needs --duration-s: falling back to the "
-            "epoch-energy model of results/sample/models") in flat(r)
+    assert (
+        "results/seaa2023/models has only a power model, which needs --duration-s: falling back to the "
+        "epoch-energy model of results/sample/models"
+    ) in flat(r)
     out = json.loads(runner.invoke(app, ["estimate", *ARGS, "--json"]).stdout)
     assert out["method"] == "offline_epoch_energy_based" and out["fitted_on"]["kind"] == "synthetic"
     assert any("falling back" in n for n in out["notes"])
@@ -130,7 +167,8 @@ def test_estimate_real_power_model_alone_needs_a_duration(results_tree, tmp_path
     assert r.exit_code == 2 and "Traceback" not in r.output
     assert r.stderr.strip().splitlines() == [
         "error: results/seaa2023/models has only a power model (energy = predicted mean power x duration) and no "
-        "epoch-energy model: pass --duration-s (the expected training duration in seconds)"]
+        "epoch-energy model: pass --duration-s (the expected training duration in seconds)"
+    ]
 
 
 def test_estimate_refuses_unknown_and_out_of_domain_gpu(model_dir):
@@ -188,9 +226,23 @@ def test_project_synthetic_json_and_refusals(tmp_path):
 def test_project_h100_fixture():
     if not H100_RUN.is_dir():
         pytest.skip(f"{H100_RUN} is absent: the real H100 fixture lives in ../shared (not shipped with the repo)")
-    r = runner.invoke(app, ["project", "--gpu-log", str(H100_RUN / "gpu.csv"), "--epochs", str(H100_RUN / "epochs.csv"),
-                            "--cpu-log", str(H100_RUN / "cpu.csv"), "--train-start", "2026-11-22 12:07:39.538487",
-                            "--planned-epochs", "22", "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "project",
+            "--gpu-log",
+            str(H100_RUN / "gpu.csv"),
+            "--epochs",
+            str(H100_RUN / "epochs.csv"),
+            "--cpu-log",
+            str(H100_RUN / "cpu.csv"),
+            "--train-start",
+            "2026-11-22 12:07:39.538487",
+            "--planned-epochs",
+            "22",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["window_epochs"] == [10, 11, 12, 13, 14]
@@ -223,22 +275,25 @@ def with_arg(args: list[str], option: str, value: str) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("option, value, phrase", [
-    ("--gflops", "nan", "--gflops must be a finite number, not nan"),
-    ("--ram-gb", "inf", "--ram-gb must be a finite number, not inf"),
-    ("--ram-gb", "-16", "--ram-gb -16 is out of range: it must be > 0"),
-    ("--ram-gb", "0", "--ram-gb 0 is out of range"),
-    ("--gflops", "0", "--gflops 0 is out of range"),
-    ("--gflops", "1e30", "--gflops 1e+30 is out of range"),
-    ("--train-size", "0", "--train-size 0 is out of range: it must be >= 1"),
-    ("--val-size", "-1", "--val-size -1 is out of range: it must be >= 0"),
-    ("--batch-size", "-64", "--batch-size -64 is out of range"),
-    ("--image-size", "0", "--image-size 0 is out of range"),
-    ("--epochs", "0", "--epochs 0 is out of range"),
-    ("--duration-s", "inf", "--duration-s must be a finite number, not inf"),
-    ("--duration-s", "0", "--duration-s 0 is out of range: it must be > 0"),
-    ("--duration-s", "-900", "--duration-s -900 is out of range"),
-])
+@pytest.mark.parametrize(
+    "option, value, phrase",
+    [
+        ("--gflops", "nan", "--gflops must be a finite number, not nan"),
+        ("--ram-gb", "inf", "--ram-gb must be a finite number, not inf"),
+        ("--ram-gb", "-16", "--ram-gb -16 is out of range: it must be > 0"),
+        ("--ram-gb", "0", "--ram-gb 0 is out of range"),
+        ("--gflops", "0", "--gflops 0 is out of range"),
+        ("--gflops", "1e30", "--gflops 1e+30 is out of range"),
+        ("--train-size", "0", "--train-size 0 is out of range: it must be >= 1"),
+        ("--val-size", "-1", "--val-size -1 is out of range: it must be >= 0"),
+        ("--batch-size", "-64", "--batch-size -64 is out of range"),
+        ("--image-size", "0", "--image-size 0 is out of range"),
+        ("--epochs", "0", "--epochs 0 is out of range"),
+        ("--duration-s", "inf", "--duration-s must be a finite number, not inf"),
+        ("--duration-s", "0", "--duration-s 0 is out of range: it must be > 0"),
+        ("--duration-s", "-900", "--duration-s -900 is out of range"),
+    ],
+)
 def test_estimate_refuses_absurd_numbers(model_dir, option, value, phrase):
     r = runner.invoke(app, ["estimate", *with_arg(ARGS, option, value), "--model-dir", str(model_dir), "--extrapolate"])
     refused_in_one_line(r, phrase)
@@ -257,17 +312,26 @@ def test_estimate_never_answers_a_negative_energy(tmp_path):
     refused_in_one_line(r, "the predicted average power (W) would be -1700", "impossible value")
 
 
-@pytest.mark.parametrize("extra, phrases", [
-    (["--train-start", "not a date"], ["--train-start 'not a date' is not a date and time"]),
-    (["--train-start", "2024-05-01 10:00:30"], ["is not before the end of epoch 0", "cannot start after its epochs"]),
-    (["--train-start", "2024-05-01 12:00:00"], ["cannot start after its epochs"]),
-    (["--train-start", "2024-04-30 10:00:00"], ["s before the first sample", "does not cover the training's start"]),
-    (["--planned-epochs", "0"], ["--planned-epochs 0 is out of range"]),
-    (["--window", "0"], ["--window 0 is out of range"]),
-    (["--stabilizing-epoch", "-2"], ["--stabilizing-epoch -2 is out of range"]),
-    (["--stabilizing-epoch", "ten"], ["--stabilizing-epoch must be an epoch number or 'auto'"]),
-    (["--start", "middle"], ["--start must be 'stabilizing' or 'latest'"]),
-])
+@pytest.mark.parametrize(
+    "extra, phrases",
+    [
+        (["--train-start", "not a date"], ["--train-start 'not a date' is not a date and time"]),
+        (
+            ["--train-start", "2024-05-01 10:00:30"],
+            ["is not before the end of epoch 0", "cannot start after its epochs"],
+        ),
+        (["--train-start", "2024-05-01 12:00:00"], ["cannot start after its epochs"]),
+        (
+            ["--train-start", "2024-04-30 10:00:00"],
+            ["s before the first sample", "does not cover the training's start"],
+        ),
+        (["--planned-epochs", "0"], ["--planned-epochs 0 is out of range"]),
+        (["--window", "0"], ["--window 0 is out of range"]),
+        (["--stabilizing-epoch", "-2"], ["--stabilizing-epoch -2 is out of range"]),
+        (["--stabilizing-epoch", "ten"], ["--stabilizing-epoch must be an epoch number or 'auto'"]),
+        (["--start", "middle"], ["--start must be 'stabilizing' or 'latest'"]),
+    ],
+)
 def test_project_refuses_bad_inputs(tmp_path, extra, phrases):
     gpu, ep = write_logs(tmp_path / "run", 12)
     args = ["project", "--gpu-log", str(gpu), "--epochs", str(ep), "--stabilizing-epoch", "3", "--planned-epochs", "30"]
@@ -287,8 +351,21 @@ def test_project_refuses_negative_power_and_missing_files(tmp_path):
 def test_project_power_based_duration_keeps_the_unstable_epochs(tmp_path):
     """Eq. 1 projected: 3 unstable epochs (60 s) + 27 stable epochs at the window's 20 s: 600 s at 150 W."""
     gpu, ep = write_logs(tmp_path / "run", 12)
-    r = runner.invoke(app, ["project", "--gpu-log", str(gpu), "--epochs", str(ep), "--stabilizing-epoch", "3",
-                            "--planned-epochs", "30", "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "project",
+            "--gpu-log",
+            str(gpu),
+            "--epochs",
+            str(ep),
+            "--stabilizing-epoch",
+            "3",
+            "--planned-epochs",
+            "30",
+            "--json",
+        ],
+    )
     pb = json.loads(r.stdout)["by_method"]["online_power_based"]
     assert pb["projected_duration_s"] == pytest.approx(600.0, rel=1e-9)  # without the unstable part: 540 s
     assert pb["energy_j"] == pytest.approx(150.0 * 600.0, rel=1e-9)
@@ -297,9 +374,20 @@ def test_project_power_based_duration_keeps_the_unstable_epochs(tmp_path):
 def test_refusals_in_a_real_process_have_no_traceback(tmp_path):
     """The same through `python -m dlenergy` (no CliRunner): one stderr line, exit 2."""
     gpu, ep = write_logs(tmp_path / "run", 12)
-    for args in (["estimate", *with_arg(ARGS, "--gflops", "nan")],
-                 ["project", "--gpu-log", str(gpu), "--epochs", str(ep), "--planned-epochs", "30",
-                  "--train-start", "not a date"]):
+    for args in (
+        ["estimate", *with_arg(ARGS, "--gflops", "nan")],
+        [
+            "project",
+            "--gpu-log",
+            str(gpu),
+            "--epochs",
+            str(ep),
+            "--planned-epochs",
+            "30",
+            "--train-start",
+            "not a date",
+        ],
+    ):
         r = subprocess.run([sys.executable, "-m", "dlenergy", *args], capture_output=True, text=True, timeout=120)
         assert r.returncode == 2 and "Traceback" not in r.stderr and r.stdout == ""
         assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error: "), r.stderr

@@ -31,15 +31,18 @@ def test_shipped_config_is_valid_and_builds_real_and_synthetic():
     assert "PLACEHOLDER" not in (ROOT / "config.yaml").read_text().upper()
 
 
-@pytest.mark.parametrize("path, key, value, needle", [
-    (("ingest",), "n_shard", 8, "'n_shard' was unexpected"),
-    (("cleaning",), "min_epoch", 5, "'min_epoch' was unexpected"),
-    ((), "sourse", "sample", "'sourse' was unexpected"),
-    (("sources", "sample"), "scal", "tiny", "'scal' was unexpected"),
-    (("estimators", "online"), "stabilizing_epoch", "banana", "estimators.online.stabilizing_epoch"),
-    (("ingest",), "n_shards", 100000, "100000 is greater than the maximum of 256"),
-    (("ingest",), "n_shards", "8", "'8' is not of type 'integer'"),
-])
+@pytest.mark.parametrize(
+    "path, key, value, needle",
+    [
+        (("ingest",), "n_shard", 8, "'n_shard' was unexpected"),
+        (("cleaning",), "min_epoch", 5, "'min_epoch' was unexpected"),
+        ((), "sourse", "sample", "'sourse' was unexpected"),
+        (("sources", "sample"), "scal", "tiny", "'scal' was unexpected"),
+        (("estimators", "online"), "stabilizing_epoch", "banana", "estimators.online.stabilizing_epoch"),
+        (("ingest",), "n_shards", 100000, "100000 is greater than the maximum of 256"),
+        (("ingest",), "n_shards", "8", "'8' is not of type 'integer'"),
+    ],
+)
 def test_schema_rejects_unknown_keys_and_wrong_types_naming_the_key(path, key, value, needle):
     cfg = copy.deepcopy(CONFIG)
     node = cfg
@@ -66,10 +69,14 @@ def test_check_config_names_the_key_in_one_line():
 
 def test_nested_override_strings_become_the_schema_types():
     """--config ingest='{n_shards: 8}' arrives as strings (YAML base loader): typed before validation."""
-    override = {"ingest": {"n_shards": "8", "ram_w_per_mb": "3.75e-4"},
-                "estimators": {"online": {"stabilizing_epoch": "10", "window": "5"},
-                               "fluss": {"normalize": "true", "points_per_epoch": "null"}},
-                "stats": {"p_adjust": "none", "rq1_environment": "123"}}
+    override = {
+        "ingest": {"n_shards": "8", "ram_w_per_mb": "3.75e-4"},
+        "estimators": {
+            "online": {"stabilizing_epoch": "10", "window": "5"},
+            "fluss": {"normalize": "true", "points_per_epoch": "null"},
+        },
+        "stats": {"p_adjust": "none", "rq1_environment": "123"},
+    }
     got = coerce_to_schema(override, SCHEMA)
     assert got["ingest"] == {"n_shards": 8, "ram_w_per_mb": 3.75e-4}
     assert got["estimators"]["online"] == {"stabilizing_epoch": 10, "window": 5}
@@ -79,12 +86,15 @@ def test_nested_override_strings_become_the_schema_types():
     assert coerce_to_schema({"ingest": {"n_shards": "eight"}}, SCHEMA) == {"ingest": {"n_shards": "eight"}}
 
 
-@pytest.mark.parametrize("cfg, message", [
-    ({"source": "nope"}, "source 'nope' is not one of the configured sources"),
-    ({"source": []}, "names no source"),
-    ({"source": ["sample", "sample"]}, "repeats a name"),
-    ({"source": ["sample", "tiny"], "data_dir": "/x"}, "data_dir is the path of one source"),
-])
+@pytest.mark.parametrize(
+    "cfg, message",
+    [
+        ({"source": "nope"}, "source 'nope' is not one of the configured sources"),
+        ({"source": []}, "names no source"),
+        ({"source": ["sample", "sample"]}, "repeats a name"),
+        ({"source": ["sample", "tiny"], "data_dir": "/x"}, "data_dir is the path of one source"),
+    ],
+)
 def test_active_sources_refuses_what_cannot_work(cfg, message):
     with pytest.raises(ConfigError, match=message):
         active_sources({**CONFIG, **cfg})

@@ -43,8 +43,18 @@ def _damaged(tmp_path, damage):
 def _exactly_as_undamaged(got):
     """The victim's row and epochs equal the undamaged ones (counts and clock columns aside)."""
     row, ref = got.row(), baseline().row()
-    for c in ("energy_j", "gpu_energy_j", "ram_energy_j", "duration_s", "start_time", "end_time", "epochs_measured",
-              "mean_gpu_power_w", "gpu_usage_pct", "n_gpu_samples"):
+    for c in (
+        "energy_j",
+        "gpu_energy_j",
+        "ram_energy_j",
+        "duration_s",
+        "start_time",
+        "end_time",
+        "epochs_measured",
+        "mean_gpu_power_w",
+        "gpu_usage_pct",
+        "n_gpu_samples",
+    ):
         assert row[c] == ref[c], (c, row[c], ref[c])
     e = got.epochs[got.epochs.run_id == VICTIM].reset_index(drop=True)
     e0 = baseline().epochs[baseline().epochs.run_id == VICTIM].reset_index(drop=True)
@@ -76,6 +86,7 @@ def test_a_zone_on_one_epoch_line_only(tmp_path):
 
 def test_mixed_zones_within_a_file_are_converted(tmp_path):
     """A daylight-saving change mid-log: the second half in +02:00, its wall clock an hour ahead."""
+
     def damage(ds):
         def shift(i, ln):
             ts, rest = ln.split(b",", 1)
@@ -83,6 +94,7 @@ def test_mixed_zones_within_a_file_are_converted(tmp_path):
             if i < 200:
                 return f"{t:%Y/%m/%d %H:%M:%S.%f}"[:-3].encode() + b"+01:00," + rest
             return f"{t + pd.Timedelta(hours=1):%Y/%m/%d %H:%M:%S.%f}"[:-3].encode() + b"+02:00," + rest
+
         edit_lines(run_dir(ds) / "gpu.csv", shift)
 
     row = _exactly_as_undamaged(_damaged(tmp_path, damage))
@@ -91,8 +103,9 @@ def test_mixed_zones_within_a_file_are_converted(tmp_path):
 
 def test_gpu_log_with_a_zone_next_to_naive_epochs(tmp_path):
     def damage(ds):
-        edit_lines(run_dir(ds) / "gpu.csv", lambda i, ln: b"," .join([_with_zone(ln.split(b",")[0], b"Z"),
-                                                                         *ln.split(b",")[1:]]))
+        edit_lines(
+            run_dir(ds) / "gpu.csv", lambda i, ln: b",".join([_with_zone(ln.split(b",")[0], b"Z"), *ln.split(b",")[1:]])
+        )
 
     row = _exactly_as_undamaged(_damaged(tmp_path, damage))
     assert row["clock_utc_offset_s"] == 0.0
@@ -100,8 +113,9 @@ def test_gpu_log_with_a_zone_next_to_naive_epochs(tmp_path):
 
 def test_cpu_log_with_a_zone_keeps_its_ram_energy(tmp_path):
     def damage(ds):
-        edit_lines(run_dir(ds) / "cpu.csv", lambda i, ln: b",".join([ln.split(b",")[0] + b"+05:30",
-                                                                        *ln.split(b",")[1:]]))
+        edit_lines(
+            run_dir(ds) / "cpu.csv", lambda i, ln: b",".join([ln.split(b",")[0] + b"+05:30", *ln.split(b",")[1:]])
+        )
 
     row = _exactly_as_undamaged(_damaged(tmp_path, damage))
     assert row["ram_energy_j"] > 0 and row["has_ram_log"]
@@ -121,8 +135,9 @@ def test_train_start_in_utc_next_to_logs_in_local_time(tmp_path):
     utc = pd.Timestamp(baseline().row()["train_start"]) - pd.Timedelta(hours=1)
 
     def damage(ds):
-        edit_lines(run_dir(ds) / "gpu.csv", lambda i, ln: b",".join([ln.split(b",")[0] + b"+01:00",
-                                                                        *ln.split(b",")[1:]]))
+        edit_lines(
+            run_dir(ds) / "gpu.csv", lambda i, ln: b",".join([ln.split(b",")[0] + b"+01:00", *ln.split(b",")[1:]])
+        )
         edit_runs_row(ds, "train_start", utc.isoformat() + "Z")
 
     _exactly_as_undamaged(_damaged(tmp_path, damage))
@@ -194,6 +209,7 @@ def test_cr_and_crlf_line_ends_in_every_file(tmp_path, name, end):
 @pytest.mark.parametrize("name", ["gpu.csv", "cpu.csv", "epochs.csv", "runs.csv"])
 def test_utf16_files_from_windows_powershell(tmp_path, name):
     """`nvidia-smi ... > gpu.csv` in Windows PowerShell writes UTF-16 with a byte-order mark, CRLF."""
+
     def damage(ds):
         p = ds / name if name == "runs.csv" else run_dir(ds) / name
         p.write_bytes(p.read_bytes().decode("utf-8").replace("\n", "\r\n").encode("utf-16"))
@@ -224,6 +240,7 @@ def test_garbage_header_is_escaped_and_short(tmp_path):
 
 def test_ledger_names_the_file_line(tmp_path):
     """A negative sample on file line 201 (blank lines and a cut line before it counted as lines)."""
+
     def damage(ds):
         p = run_dir(ds) / "gpu.csv"
         lines = lines_of(p)
@@ -267,6 +284,7 @@ def test_any_exception_of_one_run_lands_in_the_ledger(tmp_path, monkeypatch):
 
 def test_good_damage_still_holds(tmp_path):
     """Cut lines, a NUL block, garbage lines and two swapped lines: the run keeps its energy."""
+
     def damage(ds):
         def f(i, ln):
             if i == 30:
@@ -276,6 +294,7 @@ def test_good_damage_still_holds(tmp_path):
             if i == 90:
                 return [b"garbage,,,", ln]
             return ln
+
         edit_lines(run_dir(ds) / "gpu.csv", f)
         p = run_dir(ds) / "gpu.csv"
         lines = lines_of(p)
@@ -286,8 +305,9 @@ def test_good_damage_still_holds(tmp_path):
     assert row["gpu_reordered_lines"] == 1 and row["gpu_dropped_lines"] >= 3
 
 
-@pytest.mark.parametrize("content, pattern", [(b"", r"gpu\.csv:1: GPU log is empty"),
-                                              (None, r"gpu\.csv: GPU log has 0 readable sample")])
+@pytest.mark.parametrize(
+    "content, pattern", [(b"", r"gpu\.csv:1: GPU log is empty"), (None, r"gpu\.csv: GPU log has 0 readable sample")]
+)
 def test_empty_and_header_only_gpu_logs(tmp_path, content, pattern):
     def damage(ds):
         p = run_dir(ds) / "gpu.csv"
@@ -300,8 +320,10 @@ def test_empty_and_header_only_gpu_logs(tmp_path, content, pattern):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(edits=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), min_size=1, max_size=4),
-       name=st.sampled_from(["gpu.csv", "cpu.csv", "epochs.csv"]))
+@given(
+    edits=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), min_size=1, max_size=4),
+    name=st.sampled_from(["gpu.csv", "cpu.csv", "epochs.csv"]),
+)
 def test_any_few_damaged_bytes_are_kept_or_ledgered(tmp_path_factory, edits, name):
     """Overwrite up to four bytes anywhere in one of the victim's logs: never a traceback, never a
     silent wrong number: the victim keeps its energy within 2 %, or is in the ledger with a reason."""

@@ -90,8 +90,12 @@ def test_two_gpus_with_index_are_summed(tmp_path, skew_ms):
 
 
 def test_two_gpus_with_bus_ids_are_summed(tmp_path):
-    _assert_sum(_damaged(tmp_path, lambda ds: _two_gpus(ds, id_col=b"pci.bus_id",
-                                                         ids=(b"00000000:3B:00.0", b"00000000:AF:00.0"))), rel=1e-9)
+    _assert_sum(
+        _damaged(
+            tmp_path, lambda ds: _two_gpus(ds, id_col=b"pci.bus_id", ids=(b"00000000:3B:00.0", b"00000000:AF:00.0"))
+        ),
+        rel=1e-9,
+    )
 
 
 def test_two_gpus_without_index_told_apart_by_name(tmp_path):
@@ -100,8 +104,10 @@ def test_two_gpus_without_index_told_apart_by_name(tmp_path):
 
 
 def test_two_identical_gpus_without_index_are_refused(tmp_path):
-    assert_ledgered(_damaged(tmp_path, lambda ds: _two_gpus(ds, id_col=None)),
-                    r"gpu\.csv: the lines come in bursts.*nothing tells the GPUs apart")
+    assert_ledgered(
+        _damaged(tmp_path, lambda ds: _two_gpus(ds, id_col=None)),
+        r"gpu\.csv: the lines come in bursts.*nothing tells the GPUs apart",
+    )
 
 
 def test_a_missing_line_every_tenth_reading_is_filled(tmp_path):
@@ -112,8 +118,10 @@ def test_a_missing_line_every_tenth_reading_is_filled(tmp_path):
 
 
 def test_a_gpu_missing_for_too_long_is_refused(tmp_path):
-    assert_ledgered(_damaged(tmp_path, lambda ds: _two_gpus(ds, drop=lambda r: 100 <= r < 150)),
-                    r"gpu\.csv: GPU 1 has no line in 50 readings in a row \(at most 5 are filled\)")
+    assert_ledgered(
+        _damaged(tmp_path, lambda ds: _two_gpus(ds, drop=lambda r: 100 <= r < 150)),
+        r"gpu\.csv: GPU 1 has no line in 50 readings in a row \(at most 5 are filled\)",
+    )
 
 
 def test_20ms_period_with_60ms_skew(tmp_path):
@@ -130,8 +138,10 @@ def test_20ms_period_with_60ms_skew(tmp_path):
         base = t0 + pd.to_timedelta(np.arange(n) * 20, unit="ms")
         for k, (w, skew) in enumerate(((200.0, 0), (100.0, 60))):
             times = (base + pd.Timedelta(milliseconds=skew)).strftime("%Y/%m/%d %H:%M:%S.%f").str[:-3]
-            rows = [f"{t}, {k}, NVIDIA GeForce RTX 3090, 90 %, 40 %, 24268 MiB, 20000 MiB, {w:.2f} W, 350.00 W, 70"
-                    for t in times]
+            rows = [
+                f"{t}, {k}, NVIDIA GeForce RTX 3090, 90 %, 40 %, 24268 MiB, 20000 MiB, {w:.2f} W, 350.00 W, 70"
+                for t in times
+            ]
             out.append(rows)
         write_lines(p, [out[0]] + [x.encode() for pair in zip(out[1], out[2]) for x in pair])
 
@@ -146,10 +156,15 @@ def test_20ms_period_with_60ms_skew(tmp_path):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(k=st.integers(2, 4), period_ms=st.sampled_from([20, 50, 100, 1000]), skew=st.floats(0, 4),
-       watts=st.lists(st.integers(10, 300), min_size=4, max_size=4), n=st.integers(30, 120),
-       holes=st.sets(st.tuples(st.integers(1, 118), st.integers(0, 3)), max_size=8),
-       id_col=st.sampled_from(["index", "pci.bus_id"]))
+@given(
+    k=st.integers(2, 4),
+    period_ms=st.sampled_from([20, 50, 100, 1000]),
+    skew=st.floats(0, 4),
+    watts=st.lists(st.integers(10, 300), min_size=4, max_size=4),
+    n=st.integers(30, 120),
+    holes=st.sets(st.tuples(st.integers(1, 118), st.integers(0, 3)), max_size=8),
+    id_col=st.sampled_from(["index", "pci.bus_id"]),
+)
 def test_readings_are_grouped_whatever_the_period_and_skew(tmp_path, k, period_ms, skew, watts, n, holes, id_col):
     """Constant power per GPU: every reading sums to the total, whatever the skew between the lines of
     a reading (up to 4 periods) and whichever single lines are missing (filled from neighbours)."""

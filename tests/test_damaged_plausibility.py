@@ -39,10 +39,12 @@ def _damaged(tmp_path, damage, **kw):
 
 def _power(fn, rows=None):
     """Rewrite the power.draw value of the given data rows (all when None) with ``fn(value)``."""
+
     def edit(i, ln):
         if rows is not None and i not in rows:
             return ln
         return POWER.sub(lambda m: fn(float(m.group(1))) + b" W, " + m.group(2) + b" W, ", ln, count=1)
+
     return edit
 
 
@@ -51,6 +53,7 @@ def _header(old: bytes, new: bytes):
         p = run_dir(ds) / "gpu.csv"
         lines = lines_of(p)
         write_lines(p, [lines[0].replace(old, new)] + lines[1:])
+
     return damage
 
 
@@ -58,12 +61,15 @@ def _header(old: bytes, new: bytes):
 
 
 def test_kw_header_over_values_in_watts_is_refused(tmp_path):
-    assert_ledgered(_damaged(tmp_path, _header(b"power.draw [W]", b"power.draw [kW]")),
-                    r"gpu\.csv:1: the header of column 'power.draw \[kW\]' says \[kw\] but its values are in w")
+    assert_ledgered(
+        _damaged(tmp_path, _header(b"power.draw [W]", b"power.draw [kW]")),
+        r"gpu\.csv:1: the header of column 'power.draw \[kW\]' says \[kw\] but its values are in w",
+    )
 
 
 def test_kw_header_over_plain_values_in_watts_is_refused(tmp_path):
     """[kW] with unitless values that are watts: honoured, every sample is then far above the limit."""
+
     def damage(ds):
         _header(b"power.draw [W]", b"power.draw [kW]")(ds)
         edit_lines(run_dir(ds) / "gpu.csv", _power(lambda v: f"{v:.2f}".encode()))
@@ -75,6 +81,7 @@ def test_kw_header_over_plain_values_in_watts_is_refused(tmp_path):
 
 def test_mw_header_over_plain_values_in_watts_is_refused(tmp_path):
     """[mW] honoured turns 120 W into 0.12 W: a GPU whose peak is under 1 % of its limit is refused."""
+
     def damage(ds):
         _header(b"power.draw [W]", b"power.draw [mW]")(ds)
         p = run_dir(ds) / "gpu.csv"
@@ -97,12 +104,15 @@ def test_header_unit_is_honoured(tmp_path, unit, scale):
 
 
 def test_unknown_unit_is_refused(tmp_path):
-    assert_ledgered(_damaged(tmp_path, _header(b"power.draw [W]", b"power.draw [hp]")),
-                    r"gpu\.csv:1: column 'power\.draw \[hp\]' is in \[hp\]")
+    assert_ledgered(
+        _damaged(tmp_path, _header(b"power.draw [W]", b"power.draw [hp]")),
+        r"gpu\.csv:1: column 'power\.draw \[hp\]' is in \[hp\]",
+    )
 
 
 def test_ram_in_gigabytes_is_converted_with_1024(tmp_path):
     """RAM convention: MB = 2**20 bytes (psutil rss / 1024 / 1024); a header in GB is x 1024."""
+
     def damage(ds):
         p = run_dir(ds) / "cpu.csv"
         lines = lines_of(p)
@@ -122,8 +132,10 @@ def test_ram_in_gigabytes_is_converted_with_1024(tmp_path):
 
 
 def test_negative_power_refuses_the_run(tmp_path):
-    assert_ledgered(_damaged(tmp_path, lambda ds: edit_lines(run_dir(ds) / "gpu.csv", _power(lambda v: f"-{v:.2f}".encode()))),
-                    r"gpu\.csv:2: negative power draw -\d+\.?\d* W \(\d+ negative sample")
+    assert_ledgered(
+        _damaged(tmp_path, lambda ds: edit_lines(run_dir(ds) / "gpu.csv", _power(lambda v: f"-{v:.2f}".encode()))),
+        r"gpu\.csv:2: negative power draw -\d+\.?\d* W \(\d+ negative sample",
+    )
 
 
 @pytest.mark.parametrize("value", [b"99999.00", b"1e300", b"inf", b"nan"])
@@ -137,13 +149,18 @@ def test_one_absurd_sample_is_dropped_and_counted(tmp_path, value):
 
 def test_the_spec_tdp_caps_a_log_without_power_limit(tmp_path):
     """No power.limit in the log: the GPU table's TDP (RTX 3090: 350 W) x the margin caps the samples."""
+
     def damage(ds):
         p = run_dir(ds) / "gpu.csv"
         lines = lines_of(p)
-        out = [lines[0].replace(b", power.limit [W]", b"")] + [re.sub(rb", \d+\.\d+ W, (\d+)$", rb", \1", ln)
-                                                            for ln in lines[1:]]
-        out[151] = POWER.sub(b"500.00 W, ", out[151], count=1) if POWER.search(out[151]) else \
-            re.sub(rb"\d+\.\d+ W", b"500.00 W", out[151], count=1)
+        out = [lines[0].replace(b", power.limit [W]", b"")] + [
+            re.sub(rb", \d+\.\d+ W, (\d+)$", rb", \1", ln) for ln in lines[1:]
+        ]
+        out[151] = (
+            POWER.sub(b"500.00 W, ", out[151], count=1)
+            if POWER.search(out[151])
+            else re.sub(rb"\d+\.\d+ W", b"500.00 W", out[151], count=1)
+        )
         write_lines(p, out)
 
     row = assert_kept(_damaged(tmp_path, damage), rel=0.002)
@@ -153,14 +170,19 @@ def test_the_spec_tdp_caps_a_log_without_power_limit(tmp_path):
 
 def test_too_many_dropped_samples_exclude_the_run(tmp_path):
     rows = set(range(10, 400, 10))  # ~9 % of the samples
-    assert_ledgered(_damaged(tmp_path, lambda ds: edit_lines(run_dir(ds) / "gpu.csv", _power(lambda v: b"5000.00", rows))),
-                    r"gpu\.csv: 39 of \d+ power samples dropped \(\d+\.\d% > 5%\): 0 unreadable, 0 non-finite, 39 above 420 W")
+    assert_ledgered(
+        _damaged(tmp_path, lambda ds: edit_lines(run_dir(ds) / "gpu.csv", _power(lambda v: b"5000.00", rows))),
+        r"gpu\.csv: 39 of \d+ power samples dropped \(\d+\.\d% > 5%\): 0 unreadable, 0 non-finite, 39 above 420 W",
+    )
 
 
 def test_dropped_share_threshold_is_config(tmp_path):
     rows = set(range(10, 400, 10))
-    got = _damaged(tmp_path, lambda ds: edit_lines(run_dir(ds) / "gpu.csv", _power(lambda v: b"5000.00", rows)),
-                   config={"plausibility": {"max_dropped_share": 0.2}})
+    got = _damaged(
+        tmp_path,
+        lambda ds: edit_lines(run_dir(ds) / "gpu.csv", _power(lambda v: b"5000.00", rows)),
+        config={"plausibility": {"max_dropped_share": 0.2}},
+    )
     row = assert_kept(got, rel=0.01)
     assert row["power_samples_above_limit"] == 39
 
@@ -176,9 +198,12 @@ def _n_lines() -> int:
 
 def test_a_few_conflicting_duplicates_are_dropped_and_bridged(tmp_path):
     """A line repeated with another power: which one is right is unknowable, so both are dropped."""
+
     def damage(ds):
-        edit_lines(run_dir(ds) / "gpu.csv",
-                   lambda i, ln: [ln, POWER.sub(b"1.00 W, 350.00 W, ", ln, count=1)] if i % 80 == 40 else ln)
+        edit_lines(
+            run_dir(ds) / "gpu.csv",
+            lambda i, ln: [ln, POWER.sub(b"1.00 W, 350.00 W, ", ln, count=1)] if i % 80 == 40 else ln,
+        )
 
     row = assert_kept(_damaged(tmp_path, damage), rel=0.003)
     n = len(range(40, _n_lines(), 80))
@@ -186,7 +211,9 @@ def test_a_few_conflicting_duplicates_are_dropped_and_bridged(tmp_path):
 
 
 def test_identical_repeated_lines_merge_without_loss(tmp_path):
-    row = assert_kept(_damaged(tmp_path, lambda ds: edit_lines(run_dir(ds) / "gpu.csv", lambda i, ln: [ln, ln])), rel=0.0)
+    row = assert_kept(
+        _damaged(tmp_path, lambda ds: edit_lines(run_dir(ds) / "gpu.csv", lambda i, ln: [ln, ln])), rel=0.0
+    )
     assert row["gpu_duplicate_timestamps"] == _n_lines()
     assert row["power_samples_dropped"] == 0
 
@@ -207,6 +234,7 @@ def test_clock_stepping_back_is_a_ledger_reason(tmp_path, step_s):
             ts, rest = ln.split(b",", 1)
             t = pd.Timestamp(ts.decode().replace("/", "-")) - pd.Timedelta(seconds=step_s)
             return f"{t:%Y/%m/%d %H:%M:%S.%f}"[:-3].encode() + b"," + rest
+
         edit_lines(run_dir(ds) / "gpu.csv", f)
 
     reason = assert_ledgered(_damaged(tmp_path, damage), r"gpu\.csv:202: the clock steps back by (\d+\.\d+) s")
@@ -221,6 +249,7 @@ def test_clock_jumping_forward_inside_the_window_is_a_ledger_reason(tmp_path):
             ts, rest = ln.split(b",", 1)
             t = pd.Timestamp(ts.decode().replace("/", "-")) + pd.Timedelta(hours=1)
             return f"{t:%Y/%m/%d %H:%M:%S.%f}"[:-3].encode() + b"," + rest
+
         edit_lines(run_dir(ds) / "gpu.csv", f)
 
     assert_ledgered(_damaged(tmp_path, damage), r"gpu\.csv:202: no GPU sample for 3601 s inside the training window")
@@ -237,38 +266,52 @@ def test_epoch_ends_an_hour_past_the_log(tmp_path):
         lines[-1] = ep + b"," + str(pd.Timestamp(ts.decode()) + pd.Timedelta(hours=1)).encode()
         write_lines(p, lines)
 
-    assert_ledgered(_damaged(tmp_path, damage), rf"epochs\.csv:{len(baseline().epochs[baseline().epochs.run_id == VICTIM]) + 1}: "
-                                                r"epoch \d+ ends outside the GPU log")
+    assert_ledgered(
+        _damaged(tmp_path, damage),
+        rf"epochs\.csv:{len(baseline().epochs[baseline().epochs.run_id == VICTIM]) + 1}: "
+        r"epoch \d+ ends outside the GPU log",
+    )
 
 
 def test_train_start_a_day_early(tmp_path):
     ts = pd.Timestamp(baseline().row()["train_start"]) - pd.Timedelta(days=1)
-    assert_ledgered(_damaged(tmp_path, lambda ds: edit_runs_row(ds, "train_start", str(ts))),
-                    r"runs\.csv:2: train_start .* is 8639\d s before the GPU log's first sample")
+    assert_ledgered(
+        _damaged(tmp_path, lambda ds: edit_runs_row(ds, "train_start", str(ts))),
+        r"runs\.csv:2: train_start .* is 8639\d s before the GPU log's first sample",
+    )
 
 
 def test_train_start_after_the_first_epoch_end(tmp_path):
     ts = pd.Timestamp(baseline().epochs[baseline().epochs.run_id == VICTIM]["end_time"].iloc[1])
-    assert_ledgered(_damaged(tmp_path, lambda ds: edit_runs_row(ds, "train_start", str(ts))),
-                    r"runs\.csv:2: train_start .* is after the first epoch end")
+    assert_ledgered(
+        _damaged(tmp_path, lambda ds: edit_runs_row(ds, "train_start", str(ts))),
+        r"runs\.csv:2: train_start .* is after the first epoch end",
+    )
 
 
 def test_window_tolerance_is_config(tmp_path):
     """train_start 30 s before the log: refused by default (5 s: the integral would miss 30 s of power)."""
     ts = pd.Timestamp(baseline().row()["train_start"]) - pd.Timedelta(seconds=30)
-    assert_ledgered(_damaged(tmp_path, lambda ds: edit_runs_row(ds, "train_start", str(ts))),
-                    r"is 2\d s before the GPU log's first sample \(tolerance 5 s\)")
-    got = _damaged(tmp_path / "lenient", lambda ds: edit_runs_row(ds, "train_start", str(ts)),
-                   config={"plausibility": {"window_tolerance_s": 60}})
+    assert_ledgered(
+        _damaged(tmp_path, lambda ds: edit_runs_row(ds, "train_start", str(ts))),
+        r"is 2\d s before the GPU log's first sample \(tolerance 5 s\)",
+    )
+    got = _damaged(
+        tmp_path / "lenient",
+        lambda ds: edit_runs_row(ds, "train_start", str(ts)),
+        config={"plausibility": {"window_tolerance_s": 60}},
+    )
     row = assert_kept(got, rel=0.5)
     assert row["duration_s"] == pytest.approx(baseline().row()["duration_s"] + 30, abs=1e-6)
 
 
 def test_train_start_after_the_log(tmp_path):
     ts = pd.Timestamp(baseline().row()["end_time"]) + pd.Timedelta(hours=2)
+
     def damage(ds):
         edit_runs_row(ds, "train_start", str(ts))
         (run_dir(ds) / "epochs.csv").unlink()
+
     assert_ledgered(_damaged(tmp_path, damage), r"runs\.csv:2: train_start .* is at or after the GPU log's last sample")
 
 
@@ -295,25 +338,32 @@ def test_negative_memory_refuses_the_run(tmp_path):
 
 def test_missing_power_is_bridged_but_not_over_a_long_stretch(tmp_path):
     """[N/A] samples are bridged like cut lines (counted); six minutes of them is a gap, not a bridge."""
+
     def na(rows):
         return lambda i, ln: POWER.sub(rb"[N/A], \2 W, ", ln, count=1) if i in rows else ln
 
     got = _damaged(tmp_path, lambda ds: edit_lines(run_dir(ds) / "gpu.csv", na(set(range(100, 140)))))
     row = assert_kept(got, rel=0.02)
     assert row["power_samples_dropped"] == 40 and row["power_samples_above_limit"] == 0
-    got = _damaged(tmp_path / "long", lambda ds: edit_lines(run_dir(ds) / "gpu.csv", na(set(range(50, 420)))),
-                   config={"plausibility": {"max_gap_s": 120}})
+    got = _damaged(
+        tmp_path / "long",
+        lambda ds: edit_lines(run_dir(ds) / "gpu.csv", na(set(range(50, 420)))),
+        config={"plausibility": {"max_gap_s": 120}},
+    )
     assert_ledgered(got, r"gpu\.csv:\d+: no GPU sample for 3\d\d s inside the training window")
 
 
-@pytest.mark.parametrize("column, value, pattern", [
-    ("images_seen", "1e-300", r"images_seen = 1e-300 is not a count of images"),
-    ("images_seen", "0", r"images_seen = 0 is not a count"),
-    ("images_seen", "1e12", r"images_seen = 1e\+12 is .* x epochs"),
-    ("batch_size", "0", r"batch_size = 0 is not a positive number"),
-    ("training_size", "-5", r"training_size = -5 is not a positive number"),
-    ("gflops", "-1.5", r"gflops = -1\.5 is not a positive number"),
-    ("image_size", "-128", r"image_size = -128 is negative"),
-])
+@pytest.mark.parametrize(
+    "column, value, pattern",
+    [
+        ("images_seen", "1e-300", r"images_seen = 1e-300 is not a count of images"),
+        ("images_seen", "0", r"images_seen = 0 is not a count"),
+        ("images_seen", "1e12", r"images_seen = 1e\+12 is .* x epochs"),
+        ("batch_size", "0", r"batch_size = 0 is not a positive number"),
+        ("training_size", "-5", r"training_size = -5 is not a positive number"),
+        ("gflops", "-1.5", r"gflops = -1\.5 is not a positive number"),
+        ("image_size", "-128", r"image_size = -128 is negative"),
+    ],
+)
 def test_implausible_runs_csv_values(tmp_path, column, value, pattern):
     assert_ledgered(_damaged(tmp_path, lambda ds: edit_runs_row(ds, column, value)), r"runs\.csv:2: " + pattern)

@@ -29,7 +29,9 @@ N_SHARDS = 4
 def _reorder_columns(ds: Path) -> None:
     """run_id last, environment first: a valid runs.csv (columns are matched by name)."""
     rows = list(csv.reader(io.StringIO((ds / "runs.csv").read_text())))
-    order = [rows[0].index(c) for c in ["environment", *[c for c in rows[0] if c not in ("environment", "run_id")], "run_id"]]
+    order = [
+        rows[0].index(c) for c in ["environment", *[c for c in rows[0] if c not in ("environment", "run_id")], "run_id"]
+    ]
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows([[r[i] for i in order] for r in rows])
     (ds / "runs.csv").write_text(out.getvalue())
@@ -69,8 +71,18 @@ def _workdir(tmp: Path) -> Path:
 
 def _snakemake(wd: Path, ds: Path, *args: str) -> str:
     env = dict(os.environ, PYTHONHASHSEED="0")
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "results/local/clean/runs.parquet", *args,
-           "--config", "source=local", f"data_dir={ds}"]  # config.yaml's ingest.n_shards: 4
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "2",
+        "results/local/clean/runs.parquet",
+        *args,
+        "--config",
+        "source=local",
+        f"data_dir={ds}",
+    ]  # config.yaml's ingest.n_shards: 4
     proc = subprocess.run(cmd, cwd=wd, env=env, capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
@@ -88,8 +100,10 @@ def test_pipeline_reruns_exactly_the_changed_runs_shard(tmp_path):
     # the victim's row changes: return code 1 (a failed run), columns still reordered
     rows = (ds / "runs.csv").read_text().splitlines()
     at = rows[0].split(",").index("return_code")
-    rows = [",".join(p[:at] + ["1"] + p[at + 1:]) if p[-1] == VICTIM else ln
-            for ln, p in ((ln, ln.split(",")) for ln in rows)]
+    rows = [
+        ",".join(p[:at] + ["1"] + p[at + 1 :]) if p[-1] == VICTIM else ln
+        for ln, p in ((ln, ln.split(",")) for ln in rows)
+    ]
     (ds / "runs.csv").write_text("\n".join(rows) + "\n")
     dry = _snakemake(wd, ds, "-n")
     shards = sorted(set(re.findall(r"rule ingest_shard:.*?wildcards: shard=(\d{3})", dry, flags=re.S)))

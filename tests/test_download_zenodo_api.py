@@ -78,13 +78,18 @@ def md5(data: bytes) -> str:
 
 
 def cfg(**zen) -> dict:
-    return {"layout": "seaa2023", "path": None, "fetch": "zenodo",
-            "zenodo": {"doi": f"10.5281/zenodo.{RID}", "file": None, **zen}}
+    return {
+        "layout": "seaa2023",
+        "path": None,
+        "fetch": "zenodo",
+        "zenodo": {"doi": f"10.5281/zenodo.{RID}", "file": None, **zen},
+    }
 
 
 def assert_unpacked(out: Path) -> None:
-    got = {p.relative_to(out).as_posix(): p.read_bytes()
-           for p in out.rglob("*") if p.is_file() and p.name != UNPACK_INFO}
+    got = {
+        p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != UNPACK_INFO
+    }
     assert got == CONTENT
 
 
@@ -179,13 +184,16 @@ def test_interrupted_transfer_keeps_the_part_and_resumes_with_range(zenodo_serve
     assert leftovers(dl_dir) == ["seaa2023.archive", "seaa2023.archive.json"]
 
 
-@pytest.mark.parametrize(("pack", "member", "link"), [
-    (tar_xz, "../escaped.txt", None),
-    (tar_xz, "/tmp/absolute.txt", None),
-    (tar_xz, "seaa/link", "../../escaped.txt"),
-    (tar_xz, "seaa/abs-link", "/etc/passwd"),
-    (zipped, "../escaped.txt", None),
-])
+@pytest.mark.parametrize(
+    ("pack", "member", "link"),
+    [
+        (tar_xz, "../escaped.txt", None),
+        (tar_xz, "/tmp/absolute.txt", None),
+        (tar_xz, "seaa/link", "../../escaped.txt"),
+        (tar_xz, "seaa/abs-link", "/etc/passwd"),
+        (zipped, "../escaped.txt", None),
+    ],
+)
 def test_unsafe_members_are_refused_and_nothing_is_unpacked(zenodo_server, tmp_path, pack, member, link):
     members = dict(CONTENT)
     if link is None:
@@ -223,16 +231,22 @@ def test_api_unreachable_is_one_line(tmp_path):
     assert isinstance(err.value, DownloadError) and not out.exists() and leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize(("status", "body", "expect"), [
-    (404, None, "answered HTTP 404 Not Found (no such record)"),
-    (500, None, "answered HTTP 500 Internal Server Error"),
-    (200, b'{"id": 7828518, "files": [', "sent malformed JSON (Expecting value"),
-    (200, b'{"id": 7828518, "metadata": {}}', "sent JSON without a 'files' list or 'files.entries'"),
-    (200, b'{"id": 7828518, "files": [{"key": "a.zip", "links": {}}]}', "a file entry lacks its name or checksum"),
-    (200, b'{"id": 7828518, "files": [{"key": "a.zip", "checksum": "sha1:ab", "links": {"self": "x"}}]}',
-     "file 'a.zip' has no md5 checksum ('sha1:ab')"),
-    (200, b'{"id": 7828518, "files": {"enabled": false}}', "'files' has no 'entries'"),
-])
+@pytest.mark.parametrize(
+    ("status", "body", "expect"),
+    [
+        (404, None, "answered HTTP 404 Not Found (no such record)"),
+        (500, None, "answered HTTP 500 Internal Server Error"),
+        (200, b'{"id": 7828518, "files": [', "sent malformed JSON (Expecting value"),
+        (200, b'{"id": 7828518, "metadata": {}}', "sent JSON without a 'files' list or 'files.entries'"),
+        (200, b'{"id": 7828518, "files": [{"key": "a.zip", "links": {}}]}', "a file entry lacks its name or checksum"),
+        (
+            200,
+            b'{"id": 7828518, "files": [{"key": "a.zip", "checksum": "sha1:ab", "links": {"self": "x"}}]}',
+            "file 'a.zip' has no md5 checksum ('sha1:ab')",
+        ),
+        (200, b'{"id": 7828518, "files": {"enabled": false}}', "'files' has no 'entries'"),
+    ],
+)
 def test_api_errors_are_one_line(zenodo_server, tmp_path, status, body, expect):
     zenodo_server.api_status, zenodo_server.api_body = status, body
     if status == 404:
@@ -249,8 +263,9 @@ def test_file_selection_errors_name_the_files(zenodo_server, tmp_path):
     zenodo_server.add(RID, {"a.zip": zipped(CONTENT), "b.tar.xz": tar_xz(CONTENT), "c.txt": b"x"}, "entries")
     with pytest.raises(ZenodoAPIError, match=r"record 7828518 has 2 archives \(a\.zip, b\.tar\.xz\); name the one"):
         fetch_source("seaa2023", cfg(), tmp_path / "raw", api_base=zenodo_server.api)
-    with pytest.raises(ZenodoAPIError,
-                       match=r"has no file matching 'd\.zip' \(its files: a\.zip, b\.tar\.xz, c\.txt\)"):
+    with pytest.raises(
+        ZenodoAPIError, match=r"has no file matching 'd\.zip' \(its files: a\.zip, b\.tar\.xz, c\.txt\)"
+    ):
         fetch_source("seaa2023", cfg(file="d.zip"), tmp_path / "raw", api_base=zenodo_server.api)
     path, spec = fetch_source("seaa2023", cfg(file="b.tar.*"), tmp_path / "raw", api_base=zenodo_server.api)
     assert spec.name == "b.tar.xz"
@@ -277,8 +292,10 @@ def test_known_hash_pin_must_agree(zenodo_server, tmp_path):
 
 
 def test_config_errors_say_what_to_set():
-    with pytest.raises(SourceConfigError,
-                       match=r"source 'zenodo': no Zenodo record configured; set sources\.zenodo\.zenodo\.doi.*data_dir="):
+    with pytest.raises(
+        SourceConfigError,
+        match=r"source 'zenodo': no Zenodo record configured; set sources\.zenodo\.zenodo\.doi.*data_dir=",
+    ):
         zenodo_spec("zenodo", {"layout": "zenodo", "path": None})
     with pytest.raises(SourceConfigError, match=r"sources\.seaa2023\.zenodo\.doi: 'PLACEHOLDER' is not a Zenodo DOI"):
         zenodo_spec("seaa2023", {"zenodo": {"doi": "PLACEHOLDER"}})
@@ -308,8 +325,15 @@ def test_download_then_unpack_as_the_rules_do(zenodo_server, tmp_path):
 def _run(args: list[str], env_extra: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "dlenergy", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "dlenergy", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_cli_fetch_downloads_and_fails_in_one_line(zenodo_server, tmp_path):
@@ -351,15 +375,26 @@ def test_rule_scripts_download_unpack_and_fail_in_one_line(zenodo_server, tmp_pa
     )
 
     def run_script(name: str, api: str, inputs: dict, outputs: dict) -> subprocess.CompletedProcess:
-        args = {"script": str(script.with_name(name)), "scriptdir": str(script.parent),
-                "log": str(tmp_path / f"{name}.log"),
-                "input": inputs, "output": outputs,
-                "params": {"source": "seaa2023", "src_cfg": cfg(), "api_base": api}}
-        return subprocess.run([sys.executable, "-c", code, json.dumps(args)], capture_output=True, text=True,
-                              timeout=120, stdin=subprocess.DEVNULL)
+        args = {
+            "script": str(script.with_name(name)),
+            "scriptdir": str(script.parent),
+            "log": str(tmp_path / f"{name}.log"),
+            "input": inputs,
+            "output": outputs,
+            "params": {"source": "seaa2023", "src_cfg": cfg(), "api_base": api},
+        }
+        return subprocess.run(
+            [sys.executable, "-c", code, json.dumps(args)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
 
-    arch = {"archive": str(tmp_path / "dl" / "seaa2023.archive"),
-            "spec": str(tmp_path / "dl" / "seaa2023.archive.json")}
+    arch = {
+        "archive": str(tmp_path / "dl" / "seaa2023.archive"),
+        "spec": str(tmp_path / "dl" / "seaa2023.archive.json"),
+    }
     res = run_script("download.py", zenodo_server.api, {}, arch)
     assert res.returncode == 0 and res.stderr == "", res.stderr
     assert Path(arch["archive"]).read_bytes() == archive
@@ -368,8 +403,10 @@ def test_rule_scripts_download_unpack_and_fail_in_one_line(zenodo_server, tmp_pa
     assert_unpacked(tmp_path / "raw")
     api = f"http://127.0.0.1:{closed_port()}/api/records/"
     res = run_script("download.py", api, {}, {"archive": str(tmp_path / "x.archive"), "spec": str(tmp_path / "x.json")})
-    line = (f"source 'seaa2023': cannot reach the Zenodo records API {api}{RID} ([Errno 111] Connection refused); "
-            f"{DATA_DIR_HINT}")
+    line = (
+        f"source 'seaa2023': cannot reach the Zenodo records API {api}{RID} ([Errno 111] Connection refused); "
+        f"{DATA_DIR_HINT}"
+    )
     assert res.returncode == 1 and res.stderr == f"error: {line}\n"
     assert (tmp_path / "download.py.log").read_text().rstrip().endswith(f"ERROR {line}")
 

@@ -93,12 +93,18 @@ def test_archive_with_an_altered_member_but_updated_archive_row_is_refused(packe
     assert not (tmp_path / "raw").exists()
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: (d / "LICENSE").unlink(), r"LICENSE: missing"),
-    (lambda d: (d / "LICENSE").write_text("CC BY 4.1\n"), r"LICENSE: altered \(sha256"),
-    (lambda d: (d / "LICENSE").write_text("CC BY 4.0 and more\n"), r"LICENSE: altered \(size 19 bytes, manifest says 10\)"),
-    (lambda d: (d / "cloud" / "extra.csv").write_text("x"), r"extra.csv is not in the manifest"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: (d / "LICENSE").unlink(), r"LICENSE: missing"),
+        (lambda d: (d / "LICENSE").write_text("CC BY 4.1\n"), r"LICENSE: altered \(sha256"),
+        (
+            lambda d: (d / "LICENSE").write_text("CC BY 4.0 and more\n"),
+            r"LICENSE: altered \(size 19 bytes, manifest says 10\)",
+        ),
+        (lambda d: (d / "cloud" / "extra.csv").write_text("x"), r"extra.csv is not in the manifest"),
+    ],
+)
 def test_an_unpacked_copy_is_checked_before_use(packed, tmp_path, change, message):
     _, archive, manifest = packed
     out = unpack_embedded(archive, manifest, tmp_path / "raw")

@@ -12,8 +12,13 @@ from dlenergy.ingest import ingest_dataset
 
 def _frame(t0, t, p, col="power_w"):
     ts = pd.Timestamp(t0) + pd.to_timedelta(t, unit="s")
-    return pd.DataFrame({"timestamp": ts.astype("datetime64[us]"), col: p,
-                         "t": (ts.astype("datetime64[us]").astype("int64") / 1e6).to_numpy()})
+    return pd.DataFrame(
+        {
+            "timestamp": ts.astype("datetime64[us]"),
+            col: p,
+            "t": (ts.astype("datetime64[us]").astype("int64") / 1e6).to_numpy(),
+        }
+    )
 
 
 def test_linear_power_integrates_exactly():
@@ -59,7 +64,9 @@ def test_h100_fixture_within_3pct_of_counter_and_killed_run_in_ledger(h100_dir):
     assert done["epochs_measured"] == 22
     # per-epoch energies follow the board's counter epoch by epoch (1..21; epoch 0 starts at train_start)
     ep = epochs[epochs.run_id == done.name].set_index("epoch")
-    counter = pd.read_csv(h100_dir / "runs" / done.name / "epochs.csv").set_index("epoch")["nvml_energy_mJ"].diff() / 1e3
+    counter = (
+        pd.read_csv(h100_dir / "runs" / done.name / "epochs.csv").set_index("epoch")["nvml_energy_mJ"].diff() / 1e3
+    )
     ratio = (ep["gpu_energy_j"] / counter).dropna()
     assert ratio.median() == pytest.approx(1.0, abs=0.03)
     assert ep["gpu_energy_j"].sum() == pytest.approx(done["gpu_energy_j"])
@@ -77,8 +84,7 @@ def _counter_run(counter_mj, *, start_s=10.5, ends_s=(30.5, 60.0, 90.0)):
     gpu = _frame("2023-01-01", t, 100 + t)
     gpu["energy_counter_mj"] = counter_mj(t)
     t0 = pd.Timestamp("2023-01-01")
-    epochs = pd.DataFrame({"epoch": np.arange(len(ends_s)),
-                           "end_time": [t0 + pd.Timedelta(seconds=s) for s in ends_s]})
+    epochs = pd.DataFrame({"epoch": np.arange(len(ends_s)), "end_time": [t0 + pd.Timedelta(seconds=s) for s in ends_s]})
     return run_energy(gpu, None, epochs, t0 + pd.Timedelta(seconds=start_s))
 
 
@@ -92,7 +98,8 @@ def test_counter_energy_is_read_at_the_window_and_epoch_bounds():
     # the counter is interpolated at train_start (10.5 s, between samples) and at each epoch end
     assert m["gpu_counter_energy_j"] == pytest.approx(F(90) - F(10.5), rel=1e-4)
     assert ep["gpu_counter_energy_j"].to_numpy() == pytest.approx(
-        [F(30.5) - F(10.5), F(60) - F(30.5), F(90) - F(60)], rel=1e-3)
+        [F(30.5) - F(10.5), F(60) - F(30.5), F(90) - F(60)], rel=1e-3
+    )
     # the integral uses the samples inside the window (11..90 s): exact for linear power
     assert m["gpu_energy_j"] == pytest.approx(F(90) - F(11))
 
@@ -110,13 +117,26 @@ def test_counter_reset_or_missing_gives_nan_not_a_wrong_number():
 def test_counter_check_table():
     from dlenergy.energy import counter_check
 
-    runs = pd.DataFrame({"run_id": ["b", "a", "c", "d"], "gpu_model": "X", "return_code": 0, "duration_s": 100.0,
-                         "sampling_period_s": 1.0, "epochs_measured": 2,
-                         "gpu_energy_j": [990.0, 1020.0, 500.0, 700.0],
-                         "gpu_counter_energy_j": [1000.0, 1000.0, np.nan, np.nan]})
-    epochs = pd.DataFrame({"run_id": ["a", "a", "b", "b", "d", "d"], "epoch": [0, 1, 0, 1, 0, 1],
-                           "gpu_energy_j": [510.0, 510.0, 480.0, 510.0, 300.0, 400.0],
-                           "gpu_counter_energy_j": [500.0, 500.0, 500.0, 500.0, np.nan, 380.0]})
+    runs = pd.DataFrame(
+        {
+            "run_id": ["b", "a", "c", "d"],
+            "gpu_model": "X",
+            "return_code": 0,
+            "duration_s": 100.0,
+            "sampling_period_s": 1.0,
+            "epochs_measured": 2,
+            "gpu_energy_j": [990.0, 1020.0, 500.0, 700.0],
+            "gpu_counter_energy_j": [1000.0, 1000.0, np.nan, np.nan],
+        }
+    )
+    epochs = pd.DataFrame(
+        {
+            "run_id": ["a", "a", "b", "b", "d", "d"],
+            "epoch": [0, 1, 0, 1, 0, 1],
+            "gpu_energy_j": [510.0, 510.0, 480.0, 510.0, 300.0, 400.0],
+            "gpu_counter_energy_j": [500.0, 500.0, 500.0, 500.0, np.nan, 380.0],
+        }
+    )
     t = counter_check(runs, epochs).set_index("run_id")
     assert t.index.tolist() == ["a", "b", "d"]  # c has no counter at all
     # a, b: the counter is in the GPU log -> the training window

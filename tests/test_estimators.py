@@ -54,12 +54,23 @@ def toy(n_runs=3, n_epochs=12, unstable=3):
         e_st, d_st = 100.0 + r, 2.0
         for k in range(n_epochs):
             st = k >= unstable
-            eps.append({"run_id": f"r{r}", "epoch": k, "duration_s": d_st if st else 1.0, "energy_j": e_st if st else e_st / 2})
+            eps.append(
+                {"run_id": f"r{r}", "epoch": k, "duration_s": d_st if st else 1.0, "energy_j": e_st if st else e_st / 2}
+            )
         dur = unstable * 1.0 + (n_epochs - unstable) * d_st
         energy = unstable * e_st / 2 + (n_epochs - unstable) * e_st
-        runs.append({"run_id": f"r{r}", "duration_s": dur, "epochs_measured": n_epochs, "energy_j": energy,
-                     "gpu_model": "NVIDIA GeForce RTX 3090", "gpu_usage_pct": 50.0, "total_ram_gb": 16.0,
-                     "max_power_w": 350.0})
+        runs.append(
+            {
+                "run_id": f"r{r}",
+                "duration_s": dur,
+                "epochs_measured": n_epochs,
+                "energy_j": energy,
+                "gpu_model": "NVIDIA GeForce RTX 3090",
+                "gpu_usage_pct": 50.0,
+                "total_ram_gb": 16.0,
+                "max_power_w": 350.0,
+            }
+        )
     return pd.DataFrame(runs), pd.DataFrame(eps)
 
 
@@ -113,7 +124,9 @@ def test_random_start_is_seeded_and_row_order_free():
     runs, ep = toy(6, n_epochs=20)
     runs["energy_j"] += np.arange(6)  # not exactly periodic: the start matters
     ep.loc[ep["epoch"] % 3 == 0, "energy_j"] += 7.0
-    a = OnlineEpochEnergyEstimator(window=3, start="random", stabilizing_epoch=3, random_state=5).fit(runs, runs["energy_j"])
+    a = OnlineEpochEnergyEstimator(window=3, start="random", stabilizing_epoch=3, random_state=5).fit(
+        runs, runs["energy_j"]
+    )
     starts = a.explain(runs, ep).set_index("run_id")["window_start"]
     again = a.explain(runs.iloc[::-1], ep).set_index("run_id")["window_start"]
     assert starts.equals(again.loc[starts.index])
@@ -187,13 +200,23 @@ def test_green_algorithms_ram_term_is_per_gb_as_given():
 # ----------------------------------------------------------------------------- GPU table
 
 
-@pytest.mark.parametrize("name, spec, tdp", [
-    ("GeForce GTX 750 Ti", "GeForce GTX 750 Ti", 60), ("NVIDIA GeForce RTX 3070", "GeForce RTX 3070", 220),
-    ("NVIDIA GeForce RTX 3090", "GeForce RTX 3090", 350), ("NVIDIA A100-SXM4-40GB", "A100 SXM4 40GB", 400),
-    ("NVIDIA A100 80GB PCIe", "A100 80GB PCIe", 300), ("NVIDIA H100 80GB HBM3", "H100 SXM5 80GB", 700),
-    ("NVIDIA H100 PCIe", "H100 PCIe", 350), ("NVIDIA H200", "H200 SXM 141GB", 700), ("NVIDIA L4", "L4", 72),
-    ("NVIDIA L40S", "L40S", 350), ("Tesla T4", "Tesla T4", 70), ("Tesla V100-SXM2-16GB", "Tesla V100 SXM2 16GB", 300),
-])
+@pytest.mark.parametrize(
+    "name, spec, tdp",
+    [
+        ("GeForce GTX 750 Ti", "GeForce GTX 750 Ti", 60),
+        ("NVIDIA GeForce RTX 3070", "GeForce RTX 3070", 220),
+        ("NVIDIA GeForce RTX 3090", "GeForce RTX 3090", 350),
+        ("NVIDIA A100-SXM4-40GB", "A100 SXM4 40GB", 400),
+        ("NVIDIA A100 80GB PCIe", "A100 80GB PCIe", 300),
+        ("NVIDIA H100 80GB HBM3", "H100 SXM5 80GB", 700),
+        ("NVIDIA H100 PCIe", "H100 PCIe", 350),
+        ("NVIDIA H200", "H200 SXM 141GB", 700),
+        ("NVIDIA L4", "L4", 72),
+        ("NVIDIA L40S", "L40S", 350),
+        ("Tesla T4", "Tesla T4", 70),
+        ("Tesla V100-SXM2-16GB", "Tesla V100 SXM2 16GB", 300),
+    ],
+)
 def test_gpu_specs(name, spec, tdp):
     s = lookup_gpu(name)
     assert s.name == spec and s.tdp_w == tdp and s.cuda_cores > 0 and s.memory_gb > 0
@@ -221,11 +244,21 @@ def synthetic_runs(n=60, seed=0):
     power = 0.3 * tdp + 8 * gflops + 0.05 * img + rng.normal(0, 2, n)
     n_ep = rng.integers(20, 30, n)
     dur = n_ep * (20 + 3 * gflops * img / 128)
-    return pd.DataFrame({
-        "run_id": [f"run{i:03d}" for i in range(n)], "gpu_model": np.array(gpus)[g], "total_ram_gb": rng.choice([16, 32], n),
-        "gflops": gflops, "training_size": 20000, "validation_size": 5000, "batch_size": batch, "image_size": img,
-        "duration_s": dur, "epochs_measured": n_ep, "energy_j": power * dur,
-    })
+    return pd.DataFrame(
+        {
+            "run_id": [f"run{i:03d}" for i in range(n)],
+            "gpu_model": np.array(gpus)[g],
+            "total_ram_gb": rng.choice([16, 32], n),
+            "gflops": gflops,
+            "training_size": 20000,
+            "validation_size": 5000,
+            "batch_size": batch,
+            "image_size": img,
+            "duration_s": dur,
+            "epochs_measured": n_ep,
+            "energy_j": power * dur,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -276,8 +309,14 @@ def epochs_of(runs: pd.DataFrame, initial: int = 3, factor: float = 0.5) -> pd.D
     for r in runs.itertuples():
         c = r.energy_j / (r.epochs_measured - initial * (1 - factor))
         for k in range(int(r.epochs_measured)):
-            rows.append({"run_id": r.run_id, "epoch": k, "energy_j": c * (factor if k < initial else 1.0),
-                         "duration_s": r.duration_s / r.epochs_measured})
+            rows.append(
+                {
+                    "run_id": r.run_id,
+                    "epoch": k,
+                    "energy_j": c * (factor if k < initial else 1.0),
+                    "duration_s": r.duration_s / r.epochs_measured,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -286,10 +325,11 @@ def test_offline_epoch_energy_with_and_without_initial_epochs():
     ep = epochs_of(runs)
     y = runs["energy_j"]
     a = OfflineEpochEnergyEstimator(n_iter=3, random_state=0, models=("ridge", "kernel_ridge")).fit(runs, y)
-    b = OfflineEpochEnergyEstimator(n_iter=3, random_state=0, models=("ridge", "kernel_ridge"),
-                                    include_initial_epochs=False, stabilizing_epoch=3).fit(runs, y, epochs=ep)
+    b = OfflineEpochEnergyEstimator(
+        n_iter=3, random_state=0, models=("ridge", "kernel_ridge"), include_initial_epochs=False, stabilizing_epoch=3
+    ).fit(runs, y, epochs=ep)
     assert len(a.cv_table_) == len(b.cv_table_) == 2
-    assert (b.predict_target(runs).mean() > a.predict_target(runs).mean())  # stable epochs cost more here
+    assert b.predict_target(runs).mean() > a.predict_target(runs).mean()  # stable epochs cost more here
     assert b.schema()["include_initial_epochs"] is False and b.schema()["stabilizing_epoch"] == 3
     with pytest.raises(ValueError, match="needs the per-epoch measurements"):
         clone(b).fit(runs, y)
@@ -297,16 +337,24 @@ def test_offline_epoch_energy_with_and_without_initial_epochs():
 
 def test_stable_epoch_energy_starts_at_the_stabilizing_epoch():
     """The offline target without the initial epochs: the mean of epochs >= s0 (epoch s0 included)."""
-    ep = pd.DataFrame({"run_id": ["a"] * 5 + ["b"] * 5, "epoch": list(range(5)) * 2,
-                       "energy_j": [1.0, 2.0, 10.0, 20.0, 30.0, 5.0, 5.0, 40.0, 50.0, 60.0]})
+    ep = pd.DataFrame(
+        {
+            "run_id": ["a"] * 5 + ["b"] * 5,
+            "epoch": list(range(5)) * 2,
+            "energy_j": [1.0, 2.0, 10.0, 20.0, 30.0, 5.0, 5.0, 40.0, 50.0, 60.0],
+        }
+    )
     assert stable_epoch_energy(ep, 2).to_dict() == {"a": 20.0, "b": 50.0}  # '>' would give 25 and 55
     assert stable_epoch_energy(ep, 0).to_dict() == {"a": 12.6, "b": 32.0}
     # through the estimator: a linear target is learnt exactly, so the boundary shows in the prediction
     runs = synthetic_runs(30, seed=2).assign(epochs_measured=25)
     n = runs["epochs_measured"].to_numpy()
     stable_j = 1000.0 + 40.0 * runs["gflops"].to_numpy()  # epochs 0-2 at 100 J, epoch 3 (= s0) at 3 x stable
-    rows = [{"run_id": r, "epoch": k, "duration_s": 1.0, "energy_j": 100.0 if k < 3 else (3 * e if k == 3 else e)}
-            for r, e, m in zip(runs["run_id"], stable_j, n) for k in range(int(m))]
+    rows = [
+        {"run_id": r, "epoch": k, "duration_s": 1.0, "energy_j": 100.0 if k < 3 else (3 * e if k == 3 else e)}
+        for r, e, m in zip(runs["run_id"], stable_j, n)
+        for k in range(int(m))
+    ]
     est = OfflineEpochEnergyEstimator(models=("linear",), n_iter=1, include_initial_epochs=False, stabilizing_epoch=3)
     est.fit(runs, runs["energy_j"], epochs=pd.DataFrame(rows))
     expected = stable_j * (n - 3 + 2) / (n - 3)  # (3e + (n - 4) e) / (n - 3)
@@ -337,9 +385,15 @@ def test_online_sweep_and_compare_tables():
     st = sweep[sweep["sweep"] == "stabilizing_epoch"].set_index(["method", "stabilizing_epoch"])["rmse_kj"]
     assert st[("epoch_energy_based", 0)] > 0 and st[("epoch_energy_based", 3)] == pytest.approx(0)
     assert (sweep["sweep"] == "random_start").sum() == 2
-    table, preds = compare({"mlco2": MLCO2Estimator().fit(runs, runs["energy_j"]),
-                            "online_epoch_energy_based": OnlineEpochEnergyEstimator(window=4, stabilizing_epoch=3)},
-                           runs, runs["energy_j"], epochs=ep)
+    table, preds = compare(
+        {
+            "mlco2": MLCO2Estimator().fit(runs, runs["energy_j"]),
+            "online_epoch_energy_based": OnlineEpochEnergyEstimator(window=4, stabilizing_epoch=3),
+        },
+        runs,
+        runs["energy_j"],
+        epochs=ep,
+    )
     assert table.loc[0, "paper_rmse_kj"] == 159.36 and len(preds) == 2 * len(runs)
     assert table.loc[1, "rmse_kj"] == pytest.approx(0.0, abs=1e-12) and table.loc[1, "paper_rmse_kj"] == 7.23
 
@@ -351,14 +405,20 @@ def test_paper_numbers_come_from_paper_targets_csv():
     """Tables 8-10 and §4.3's online numbers are read from paper_targets.csv (one copy of the paper)."""
     t = read_targets().set_index("key")["value"].astype(str)
     t8 = paper_regressor_scores("table8_power_regressors_cv")
-    assert set(t8) == {"linear", "ridge", "kernel_ridge", "svr"} and all(set(v) == {"r2", "rmse", "mae"} for v in t8.values())
+    assert set(t8) == {"linear", "ridge", "kernel_ridge", "svr"} and all(
+        set(v) == {"r2", "rmse", "mae"} for v in t8.values()
+    )
     assert t8["kernel_ridge"] == {"r2": 0.99, "rmse": 7.5, "mae": 4.19}  # Table 8 as printed
     assert t8["svr"]["rmse"] == float(t["table8_power_regressors_cv.svm.rmse"]) == 12.53
     t9 = paper_regressor_scores("table9_epoch_energy_regressors_cv.without_initial_epochs")
     assert t9["ridge"] == {"r2": 0.83, "rmse": 1.81, "mae": 1.04}
     assert paper_table10_kj()["offline_power_based"] == float(t["table10_test_rmse_kj.offline_power_based"]) == 27.76
-    assert paper_sweep_kj() == {("stabilizing", "power_based"): 7.34, ("stabilizing", "epoch_energy_based"): 7.88,
-                                ("random_start", "power_based"): 6.96, ("random_start", "epoch_energy_based"): 5.13}
+    assert paper_sweep_kj() == {
+        ("stabilizing", "power_based"): 7.34,
+        ("stabilizing", "epoch_energy_based"): 7.88,
+        ("random_start", "power_based"): 6.96,
+        ("random_start", "epoch_energy_based"): 5.13,
+    }
     assert paper_stabilizing_epoch() == 10
     with pytest.raises(KeyError, match="no key under"):
         paper_regressor_scores("table99")
@@ -371,12 +431,19 @@ def all_estimators(variants: bool = True):
     """Every estimator of dlenergy.estimators (small searches); ``variants``: also the other settings
     that change what an estimator reads (logged TDP, the epoch-energy target without initial epochs)."""
     small = dict(models=("ridge", "kernel_ridge"), n_iter=2, random_state=0)
-    one_each = [MLCO2Estimator(), GreenAlgorithmsEstimator(), CarbontrackerEstimator(),
-                OnlinePowerEstimator(stabilizing_epoch=3, window=4),
-                OnlineEpochEnergyEstimator(stabilizing_epoch=3, window=4, start="random", random_state=1),
-                OfflinePowerEstimator(**small), OfflineEpochEnergyEstimator(**small)]
-    more = [MLCO2Estimator(tdp="logged"),
-            OfflineEpochEnergyEstimator(**small, include_initial_epochs=False, stabilizing_epoch=3)]
+    one_each = [
+        MLCO2Estimator(),
+        GreenAlgorithmsEstimator(),
+        CarbontrackerEstimator(),
+        OnlinePowerEstimator(stabilizing_epoch=3, window=4),
+        OnlineEpochEnergyEstimator(stabilizing_epoch=3, window=4, start="random", random_state=1),
+        OfflinePowerEstimator(**small),
+        OfflineEpochEnergyEstimator(**small),
+    ]
+    more = [
+        MLCO2Estimator(tdp="logged"),
+        OfflineEpochEnergyEstimator(**small, include_initial_epochs=False, stabilizing_epoch=3),
+    ]
     return one_each + (more if variants else [])
 
 
@@ -393,24 +460,44 @@ NEEDS_RUNS_TABLE = (
     "the check fits a numeric array, refused with a ValueError naming the missing columns"
 )
 EXPECTED_FAILED_CHECKS = {
-    **dict.fromkeys([
-        "check_dict_unchanged", "check_dont_overwrite_parameters", "check_dtype_object", "check_estimators_dtypes",
-        "check_estimators_fit_returns_self", "check_estimators_nan_inf", "check_estimators_overwrite_params",
-        "check_estimators_pickle", "check_f_contiguous_array_estimator", "check_fit2d_predict1d",
-        "check_fit_check_is_fitted", "check_fit_idempotent", "check_fit_score_takes_y",
-        "check_methods_sample_order_invariance", "check_methods_subset_invariance", "check_n_features_in",
-        "check_n_features_in_after_fitting", "check_pipeline_consistency", "check_readonly_memmap_input",
-        "check_regressor_data_not_an_array", "check_regressors_int", "check_regressors_no_decision_function",
-        "check_regressors_train", "check_supervised_y_2d",
-    ], NEEDS_RUNS_TABLE),
+    **dict.fromkeys(
+        [
+            "check_dict_unchanged",
+            "check_dont_overwrite_parameters",
+            "check_dtype_object",
+            "check_estimators_dtypes",
+            "check_estimators_fit_returns_self",
+            "check_estimators_nan_inf",
+            "check_estimators_overwrite_params",
+            "check_estimators_pickle",
+            "check_f_contiguous_array_estimator",
+            "check_fit2d_predict1d",
+            "check_fit_check_is_fitted",
+            "check_fit_idempotent",
+            "check_fit_score_takes_y",
+            "check_methods_sample_order_invariance",
+            "check_methods_subset_invariance",
+            "check_n_features_in",
+            "check_n_features_in_after_fitting",
+            "check_pipeline_consistency",
+            "check_readonly_memmap_input",
+            "check_regressor_data_not_an_array",
+            "check_regressors_int",
+            "check_regressors_no_decision_function",
+            "check_regressors_train",
+            "check_supervised_y_2d",
+        ],
+        NEEDS_RUNS_TABLE,
+    ),
     "check_positive_only_tag_during_fit": NEEDS_RUNS_TABLE + " (here: an array of negative numbers)",
     "check_fit2d_1sample": NEEDS_RUNS_TABLE + "; the check accepts only an error about the one sample",
     "check_fit2d_1feature": NEEDS_RUNS_TABLE + "; the check accepts only an error about the one feature",
 }
 
 
-@parametrize_with_checks(all_estimators(variants=False), expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
-                         xfail_strict=True)
+@parametrize_with_checks(
+    all_estimators(variants=False), expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS, xfail_strict=True
+)
 def test_sklearn_estimator_checks(estimator, check):
     name = getattr(check, "func", check).__name__
     if name not in EXPECTED_FAILED_CHECKS:
@@ -433,8 +520,11 @@ def fit_args(est, runs, ep) -> dict:
 
 
 def predict_args(est, ep) -> dict:
-    return {"epochs": ep} if isinstance(est, (OnlinePowerEstimator, OnlineEpochEnergyEstimator,
-                                              CarbontrackerEstimator)) else {}
+    return (
+        {"epochs": ep}
+        if isinstance(est, (OnlinePowerEstimator, OnlineEpochEnergyEstimator, CarbontrackerEstimator))
+        else {}
+    )
 
 
 @pytest.mark.parametrize("est", all_estimators(), ids=lambda e: type(e).__name__)

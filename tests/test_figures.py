@@ -53,8 +53,9 @@ ARCHS = ["mobilenet_v2", "nasnet_mobile", "resnet50", "xception", "vgg16"]
 
 
 def tradeoff_table(rows) -> pd.DataFrame:
-    t = pd.DataFrame(rows, columns=["environment", "architecture", "median_energy_per_image_j", "median_f1",
-                                    "pareto_all"])
+    t = pd.DataFrame(
+        rows, columns=["environment", "architecture", "median_energy_per_image_j", "median_f1", "pareto_all"]
+    )
     t["median_gpu_usage_pct"] = 50.0 + 10 * np.arange(len(t)) % 45
     t["median_time_per_image_ms"] = 1.0 + 0.1 * np.arange(len(t))
     return t
@@ -84,9 +85,11 @@ def extent(artist):
 
 def curve_and_summary():
     rows = []
-    for g, n, shares in (("cloud", 50, [0, .14, .26, .48, .6, .68, .72, .84, .9, .92, .96, .98, .98, .98, 1]),
-                         ("local_ml_engineer", 37, [0, .19, .32, .38, .51, .65, .78, .84, .86, .97, .97, 1, 1, 1, 1]),
-                         ("all", 87, [0, .16, .28, .42, .55, .66, .75, .84, .88, .94, .96, .99, .99, .99, 1])):
+    for g, n, shares in (
+        ("cloud", 50, [0, 0.14, 0.26, 0.48, 0.6, 0.68, 0.72, 0.84, 0.9, 0.92, 0.96, 0.98, 0.98, 0.98, 1]),
+        ("local_ml_engineer", 37, [0, 0.19, 0.32, 0.38, 0.51, 0.65, 0.78, 0.84, 0.86, 0.97, 0.97, 1, 1, 1, 1]),
+        ("all", 87, [0, 0.16, 0.28, 0.42, 0.55, 0.66, 0.75, 0.84, 0.88, 0.94, 0.96, 0.99, 0.99, 0.99, 1]),
+    ):
         rows += [{"group": g, "epoch": e, "share_stable": s, "n_runs": n} for e, s in enumerate(shares)]
     summary = pd.DataFrame([{"group": "all", "n_runs": 87, "epoch_for_share": 9}])
     return pd.DataFrame(rows), summary
@@ -142,7 +145,7 @@ def test_saved_figure_holds_its_footer(tmp_path):
     F.save(fig, tmp_path / "f.pdf", tmp_path / "f.png", source="sample", label=SYNTHETIC_LABEL)
     png = plt.imread(tmp_path / "f.png")
     # the bottom rows of the PNG hold the red label: pixels of its colour (#a6361c) near the bottom edge
-    red = (np.abs(png[..., 0] - 0xa6 / 255) < 0.1) & (np.abs(png[..., 1] - 0x36 / 255) < 0.1)
+    red = (np.abs(png[..., 0] - 0xA6 / 255) < 0.1) & (np.abs(png[..., 1] - 0x36 / 255) < 0.1)
     rows = np.nonzero(red.any(axis=1))[0]
     assert len(rows) and rows.max() > 0.9 * png.shape[0]
 
@@ -157,11 +160,13 @@ def test_pareto_labels_never_overlap(rows):
     ax = fig.axes[0]
     labels = [a for a in ax.texts if "·" in a.get_text()]
     front = t[t["pareto_all"]]
-    assert sorted(a.get_text() for a in labels) == sorted(f"{F.pretty(r.architecture)} · {F.pretty(r.environment)}"
-                                                          for r in front.itertuples())
+    assert sorted(a.get_text() for a in labels) == sorted(
+        f"{F.pretty(r.architecture)} · {F.pretty(r.environment)}" for r in front.itertuples()
+    )
     for a in labels:  # each label annotates its own point
-        r = front[[f"{F.pretty(x.architecture)} · {F.pretty(x.environment)}" == a.get_text()
-                   for x in front.itertuples()]].iloc[0]
+        r = front[
+            [f"{F.pretty(x.architecture)} · {F.pretty(x.environment)}" == a.get_text() for x in front.itertuples()]
+        ].iloc[0]
         assert a.xy == pytest.approx((r.median_energy_per_image_j, r.median_f1))
     fig.canvas.draw()
     assert F.overlapping(labels, fig) == []
@@ -254,7 +259,8 @@ def test_pareto_error_bars_are_the_table_intervals():
     expect_v = sorted(zip(e, t["median_f1_ci_low"], t["median_f1_ci_high"]))
     assert np.array(sorted(horizontal)) == pytest.approx(np.array(expect_h))
     assert np.array(sorted((x, min(a, b), max(a, b)) for x, a, b in vertical)) == pytest.approx(
-        np.array([(x, min(a, b), max(a, b)) for x, a, b in expect_v]))
+        np.array([(x, min(a, b), max(a, b)) for x, a, b in expect_v])
+    )
     assert F.CI_LEGEND in [tx.get_text() for tx in ax.get_legend().get_texts()]
     labels = [a for a in ax.texts if "·" in a.get_text()]
     fig.canvas.draw()
@@ -271,9 +277,16 @@ def batch_runs() -> pd.DataFrame:
             n = 1 if (batch, size) == (256, 128) else 3
             for _ in range(n):
                 k += 1
-                rows.append({"environment": "cloud", "dataset": "caltech101", "batch_size": batch, "image_size": size,
-                             "mean_gpu_power_w": 100.0 + batch / 8 + size + 7.0 * (k % 3),
-                             "duration_min": 10.0 - batch / 64 + (k % 3)})
+                rows.append(
+                    {
+                        "environment": "cloud",
+                        "dataset": "caltech101",
+                        "batch_size": batch,
+                        "image_size": size,
+                        "mean_gpu_power_w": 100.0 + batch / 8 + size + 7.0 * (k % 3),
+                        "duration_min": 10.0 - batch / 64 + (k % 3),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -290,15 +303,23 @@ def test_fig6_error_bars_are_one_sd_and_the_legend_says_so():
 
 def test_fig7_shows_every_run_and_boxes_only_from_five_runs():
     ram = [8] * 2 + [16] * 4 + [32] * 6
-    df = pd.DataFrame({"ram_gb": ram, "energy_kj": 100.0 + np.arange(12) ** 1.5,
-                       "duration_min": 9.0 + np.arange(12) % 4, "ram_used_gb": np.array(ram) * 0.6})
+    df = pd.DataFrame(
+        {
+            "ram_gb": ram,
+            "energy_kj": 100.0 + np.arange(12) ** 1.5,
+            "duration_min": 9.0 + np.arange(12) % 4,
+            "ram_used_gb": np.array(ram) * 0.6,
+        }
+    )
     fig = F.ram_boxes(df, "ram_gb", [8, 16, 32])
     for ax, col in zip(fig.axes, ["energy_kj", "duration_min", "ram_used_gb"]):
-        pts = np.concatenate([np.asarray(c.get_offsets(), dtype="float64") for c in ax.collections
-                              if isinstance(c, PathCollection)])
+        pts = np.concatenate(
+            [np.asarray(c.get_offsets(), dtype="float64") for c in ax.collections if isinstance(c, PathCollection)]
+        )
         assert len(pts) == len(df)
         assert np.sort(pts[:, 1]) == pytest.approx(np.sort(df[col].to_numpy()))
         assert len([p for p in ax.patches if isinstance(p, PathPatch)]) == 1  # the 6-run group only
         medians = [seg for c in ax.collections if not isinstance(c, PathCollection) for seg in c.get_segments()]
         assert sorted(s[0][1] for s in medians) == pytest.approx(
-            sorted(df.loc[df["ram_gb"] == g, col].median() for g in (8, 16)))
+            sorted(df.loc[df["ram_gb"] == g, col].median() for g in (8, 16))
+        )

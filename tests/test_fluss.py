@@ -15,8 +15,15 @@ from dlenergy.fluss import FlussParams, cumulative_stable, epoch_for_share, stab
 T0 = pd.Timestamp("2024-01-01 00:00:00")
 
 
-def synthetic_run(stab: int, n_epochs: int = 24, epoch_s: float = 40.0, power: float = 200.0, seed: int = 0,
-                  period: float = 1.0, lead: float = 5.0):
+def synthetic_run(
+    stab: int,
+    n_epochs: int = 24,
+    epoch_s: float = 40.0,
+    power: float = 200.0,
+    seed: int = 0,
+    period: float = 1.0,
+    lead: float = 5.0,
+):
     """A 1 Hz power trace: idle lead, ``stab`` unstable warm-up epochs (random levels climbing towards
     the plateau, noisier), then periodic stable epochs (plateau, validation dip, short gap)."""
     rng = np.random.default_rng(seed)
@@ -112,13 +119,15 @@ def test_numba_cache_is_on_disk():
 
 
 def test_cumulative_share_and_epoch_for_share():
-    stab = pd.DataFrame({
-        "run_id": list("abcdefghij"),
-        "environment": ["x"] * 5 + ["y"] * 5,
-        "first_epoch": 0,
-        "stabilizing_epoch": [1, 2, 2, 3, 9, 1, 1, 4, 4, 5],
-        "status": ["ok"] * 9 + ["no_change"],
-    })
+    stab = pd.DataFrame(
+        {
+            "run_id": list("abcdefghij"),
+            "environment": ["x"] * 5 + ["y"] * 5,
+            "first_epoch": 0,
+            "stabilizing_epoch": [1, 2, 2, 3, 9, 1, 1, 4, 4, 5],
+            "status": ["ok"] * 9 + ["no_change"],
+        }
+    )
     curve = cumulative_stable(stab)
     all_ = curve[curve["group"] == "all"].set_index("epoch")["share_stable"]
     assert all_[0] == 0 and all_[1] == pytest.approx(0.3) and all_[4] == pytest.approx(0.8) and all_[9] == 1
@@ -158,8 +167,16 @@ def test_shards_partition_the_runs(simulated):
     out, gt, runs, epochs = simulated
     few = runs.sort_values("run_id").head(12)
     whole = fluss.stabilizing_epochs(out, few, epochs, FlussParams(iac="parabola"))
-    parts = pd.concat([fluss.stabilizing_epochs(out, few, epochs, FlussParams(iac="parabola"), shard=i, n_shards=4)
-                       for i in range(4)]).sort_values("run_id").reset_index(drop=True)
+    parts = (
+        pd.concat(
+            [
+                fluss.stabilizing_epochs(out, few, epochs, FlussParams(iac="parabola"), shard=i, n_shards=4)
+                for i in range(4)
+            ]
+        )
+        .sort_values("run_id")
+        .reset_index(drop=True)
+    )
     pd.testing.assert_frame_equal(whole, parts)
 
 

@@ -50,9 +50,15 @@ def test_missing_runs_table(tmp_path):
 
 def test_non_numeric_batch_size_names_file_and_line(tmp_path):
     d = make_dataset(tmp_path)
-    text = (d / "runs.csv").read_text().replace("b,cloud,RTX 3090,vgg16,chess,32", "b,cloud,RTX 3090,vgg16,chess,thirty-two")
+    text = (
+        (d / "runs.csv")
+        .read_text()
+        .replace("b,cloud,RTX 3090,vgg16,chess,32", "b,cloud,RTX 3090,vgg16,chess,thirty-two")
+    )
     (d / "runs.csv").write_text(text)
-    with pytest.raises(LayoutError, match=r"runs\.csv:3: error: column 'batch_size': expected int value, got 'thirty-two'"):
+    with pytest.raises(
+        LayoutError, match=r"runs\.csv:3: error: column 'batch_size': expected int value, got 'thirty-two'"
+    ):
         ingest_dataset(d)
 
 
@@ -66,7 +72,9 @@ def test_missing_required_column(tmp_path):
 
 def test_duplicate_run_id(tmp_path):
     d = make_dataset(tmp_path)
-    (d / "runs.csv").write_text((d / "runs.csv").read_text() + "a,cloud,RTX 3090,vgg16,chess,32,128,1000,100,16,10.5,0\n")
+    (d / "runs.csv").write_text(
+        (d / "runs.csv").read_text() + "a,cloud,RTX 3090,vgg16,chess,32,128,1000,100,16,10.5,0\n"
+    )
     with pytest.raises(LayoutError, match=r"runs\.csv:5: error: duplicate run_id 'a'"):
         ingest_dataset(d)
 
@@ -102,8 +110,14 @@ def test_shards_partition_the_runs(tmp_path):
 
 def test_runs_table_non_strict_lists_problems(tmp_path):
     d = make_dataset(tmp_path)
-    (d / "runs.csv").write_text((d / "runs.csv").read_text().replace("b,cloud,RTX 3090,vgg16,chess,32,128,1000,100,16,10.5,0",
-                                                                    "b,cloud,RTX 3090,vgg16,chess,32,128,1000,100,16,,x"))
+    (d / "runs.csv").write_text(
+        (d / "runs.csv")
+        .read_text()
+        .replace(
+            "b,cloud,RTX 3090,vgg16,chess,32,128,1000,100,16,10.5,0",
+            "b,cloud,RTX 3090,vgg16,chess,32,128,1000,100,16,,x",
+        )
+    )
     t = read_runs_table(d / "runs.csv", strict=False)
     msgs = [(p.line, p.fatal, p.message) for p in t.problems]
     assert (3, True, "column 'return_code': expected int value, got 'x'") in msgs

@@ -46,9 +46,11 @@ def test_mark_epoch_outside_measure_warns_once_and_does_nothing(monkeypatch, tmp
 
 def test_package_exports_the_markers_without_heavy_imports():
     assert dlenergy.mark_epoch is mark_epoch and dlenergy.mark_train_start is markers.mark_train_start
-    code = ("import sys, dlenergy; assert 'dlenergy.markers' not in sys.modules; dlenergy.mark_epoch; "
-            "import dlenergy.markers as m; print(sorted(x for x in ('pandas','numpy','keras','tensorflow','torch',"
-            "'lightning','pytorch_lightning') if x in sys.modules))")
+    code = (
+        "import sys, dlenergy; assert 'dlenergy.markers' not in sys.modules; dlenergy.mark_epoch; "
+        "import dlenergy.markers as m; print(sorted(x for x in ('pandas','numpy','keras','tensorflow','torch',"
+        "'lightning','pytorch_lightning') if x in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     with pytest.raises(AttributeError):
@@ -300,8 +302,9 @@ def test_keras_marker_with_a_fake_keras(tmp_path, monkeypatch, fresh_lazy_classe
     cb.params = {"epochs": 100}
     # Keras calls on_epoch_end at wall-clock time; replace the clock by explicit end times
     real = markers.mark_epoch
-    monkeypatch.setattr(markers, "mark_epoch",
-                        lambda epoch=None, **kw: real(epoch, end_time=T0 + timedelta(seconds=epoch + 1), **kw))
+    monkeypatch.setattr(
+        markers, "mark_epoch", lambda epoch=None, **kw: real(epoch, end_time=T0 + timedelta(seconds=epoch + 1), **kw)
+    )
     stopped_at = None
     for epoch in range(20):
         cb.on_epoch_end(epoch, {"loss": 1.0 / (epoch + 1), "val_loss": 2.0})
@@ -326,8 +329,9 @@ def test_lightning_marker_with_a_fake_lightning(tmp_path, monkeypatch, fresh_laz
     rd = make_run(tmp_path)
     monkeypatch.setenv("DLENERGY_TRAIN_START", T0.isoformat(sep=" "))
     real = markers.mark_epoch
-    monkeypatch.setattr(markers, "mark_epoch",
-                        lambda epoch=None, **kw: real(epoch, end_time=T0 + timedelta(seconds=epoch + 1), **kw))
+    monkeypatch.setattr(
+        markers, "mark_epoch", lambda epoch=None, **kw: real(epoch, end_time=T0 + timedelta(seconds=epoch + 1), **kw)
+    )
 
     reduced = []
 
@@ -340,8 +344,15 @@ def test_lightning_marker_with_a_fake_lightning(tmp_path, monkeypatch, fresh_laz
     assert issubclass(cls, Callback)
     # rank 0 marks and decides; the F1 plateau after epoch 12 stops it on min_gain_per_kj
     cb = cls(min_gain_per_kj=0.05, monitor="val_f1", run_dir=rd)
-    trainer = types.SimpleNamespace(sanity_checking=False, is_global_zero=True, max_epochs=50, should_stop=False,
-                                    current_epoch=0, callback_metrics={}, strategy=Strategy())
+    trainer = types.SimpleNamespace(
+        sanity_checking=False,
+        is_global_zero=True,
+        max_epochs=50,
+        should_stop=False,
+        current_epoch=0,
+        callback_metrics={},
+        strategy=Strategy(),
+    )
     for epoch in range(30):
         trainer.current_epoch = epoch
         trainer.callback_metrics = {"val_f1": min(epoch, 12) * 0.05, "train_loss": 1.0}
@@ -354,8 +365,15 @@ def test_lightning_marker_with_a_fake_lightning(tmp_path, monkeypatch, fresh_laz
     assert read_epochs(rd / "epochs.csv")["epoch"].tolist() == list(range(18))
     # another rank: does not mark, takes the shared decision
     cb2 = cls(budget_kj=1, run_dir=tmp_path / "rank1")
-    t2 = types.SimpleNamespace(sanity_checking=False, is_global_zero=False, max_epochs=50, should_stop=False,
-                               current_epoch=0, callback_metrics={}, strategy=Strategy())
+    t2 = types.SimpleNamespace(
+        sanity_checking=False,
+        is_global_zero=False,
+        max_epochs=50,
+        should_stop=False,
+        current_epoch=0,
+        callback_metrics={},
+        strategy=Strategy(),
+    )
     cb2.on_train_epoch_end(t2, None)
     assert not (tmp_path / "rank1" / "epochs.csv").exists() and t2.should_stop is False
 
@@ -364,8 +382,9 @@ def _epoch_clock(monkeypatch):
     """Train start (T0) and epoch end times (T0 + epoch + 1 s) on the fake GPU log's clock instead of
     the wall clock."""
     real = markers.mark_epoch
-    monkeypatch.setattr(markers, "mark_epoch",
-                        lambda epoch=None, **kw: real(epoch, end_time=T0 + timedelta(seconds=epoch + 1), **kw))
+    monkeypatch.setattr(
+        markers, "mark_epoch", lambda epoch=None, **kw: real(epoch, end_time=T0 + timedelta(seconds=epoch + 1), **kw)
+    )
     real_start = markers.mark_train_start
     monkeypatch.setattr(markers, "mark_train_start", lambda **kw: real_start(**{**kw, "when": T0}))
 
@@ -392,8 +411,9 @@ def test_real_lightning_callback_marks_and_stops_training(tmp_path, monkeypatch,
     try:
         import lightning.pytorch as pl
     except ImportError:
-        pl = pytest.importorskip("pytorch_lightning",
-                                 reason="PyTorch Lightning is not installed (not a dependency; not installed for tests)")
+        pl = pytest.importorskip(
+            "pytorch_lightning", reason="PyTorch Lightning is not installed (not a dependency; not installed for tests)"
+        )
     import torch
 
     class Tiny(pl.LightningModule):
@@ -415,9 +435,18 @@ def test_real_lightning_callback_marks_and_stops_training(tmp_path, monkeypatch,
     _epoch_clock(monkeypatch)
     cb = markers.LightningEpochMarker(budget_kj=10, run_dir=rd)
     assert isinstance(cb, pl.Callback)
-    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(8, 1), torch.zeros(8, 1)), batch_size=4)
-    trainer = pl.Trainer(max_epochs=100, callbacks=[cb], accelerator="cpu", logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False)
+    data = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.zeros(8, 1), torch.zeros(8, 1)), batch_size=4
+    )
+    trainer = pl.Trainer(
+        max_epochs=100,
+        callbacks=[cb],
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(Tiny(), data)
     # the trainer's max_epochs is the plan: stops after epoch 14, as with Keras
     assert trainer.current_epoch == 15 and "exceeds the budget of 10 kJ" in cb.stop_reason
@@ -445,9 +474,32 @@ def test_energy_budget_stops_a_measured_training_loop(tmp_path):
                 break
     """)
     ds = tmp_path / "ds"
-    cmd = [sys.executable, "-m", "dlenergy", "measure", "--out", str(ds), "--run-id", "budget", "--architecture", "mlp",
-           "--dataset", "toy", "--batch-size", "8", "--image-size", "0", "--training-size", "64", "--period", "0.05",
-           "--", sys.executable, "-c", child]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dlenergy",
+        "measure",
+        "--out",
+        str(ds),
+        "--run-id",
+        "budget",
+        "--architecture",
+        "mlp",
+        "--dataset",
+        "toy",
+        "--batch-size",
+        "8",
+        "--image-size",
+        "0",
+        "--training-size",
+        "64",
+        "--period",
+        "0.05",
+        "--",
+        sys.executable,
+        "-c",
+        child,
+    ]
     env = {**__import__("os").environ, "DLENERGY_GPU_BACKEND": f"replay:{trace}"}
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr

@@ -34,8 +34,22 @@ from dlenergy.recording.recorder import Recorder, append_run_row, gpu_header, gp
 ROOT = Path(__file__).resolve().parents[1]
 H100 = ROOT.parent / "shared" / "data" / "h100-fixture"  # read in place, never copied into the repo
 H100_RESNET = H100 / "runs" / "h100-resnet50-20261122T120733" / "gpu.csv"
-META = ["--architecture", "resnet50", "--dataset", "synthetic", "--batch-size", "32", "--image-size", "96",
-        "--training-size", "1000", "--validation-size", "200", "--gflops", "4.1"]
+META = [
+    "--architecture",
+    "resnet50",
+    "--dataset",
+    "synthetic",
+    "--batch-size",
+    "32",
+    "--image-size",
+    "96",
+    "--training-size",
+    "1000",
+    "--validation-size",
+    "200",
+    "--gflops",
+    "4.1",
+]
 
 
 def need(path: Path) -> Path:
@@ -70,8 +84,24 @@ def trace(tmp_path):
 
 
 def measure_cmd(out: Path, run_id: str, child: str, *extra: str, period: float = 0.1) -> list[str]:
-    return [sys.executable, "-m", "dlenergy", "measure", "--out", str(out), "--run-id", run_id, *META,
-            "--period", str(period), *extra, "--", sys.executable, "-c", textwrap.dedent(child)]
+    return [
+        sys.executable,
+        "-m",
+        "dlenergy",
+        "measure",
+        "--out",
+        str(out),
+        "--run-id",
+        run_id,
+        *META,
+        "--period",
+        str(period),
+        *extra,
+        "--",
+        sys.executable,
+        "-c",
+        textwrap.dedent(child),
+    ]
 
 
 def env_with(backend: str | None, **extra) -> dict:
@@ -152,8 +182,13 @@ def pd_isna(x) -> bool:
 def test_measure_replays_h100_trace_end_to_end(tmp_path):
     trace = need(H100_RESNET)
     ds = tmp_path / "ds"
-    res = subprocess.run(measure_cmd(ds, "h100-replay", MARKING_CHILD), env=env_with(f"replay:{trace}"),
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        measure_cmd(ds, "h100-replay", MARKING_CHILD),
+        env=env_with(f"replay:{trace}"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     got = _assert_recorded(ds, "h100-replay", 0, 3)
     row = got["row"]
@@ -172,8 +207,13 @@ def test_measure_replays_h100_trace_end_to_end(tmp_path):
 
 def test_measure_self_contained_trace_with_energy_counter(tmp_path, trace):
     ds = tmp_path / "ds"
-    res = subprocess.run(measure_cmd(ds, "run-a", MARKING_CHILD, "--environment", "ci box", "--meta", "seed=3"),
-                         env=env_with(f"replay:{trace}"), capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        measure_cmd(ds, "run-a", MARKING_CHILD, "--environment", "ci box", "--meta", "seed=3"),
+        env=env_with(f"replay:{trace}"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     got = _assert_recorded(ds, "run-a", 0, 3)
     assert got["row"]["environment"] == "ci box" and got["row"]["gpu_model"] == "Fake GPU 16GB"
@@ -181,14 +221,22 @@ def test_measure_self_contained_trace_with_energy_counter(tmp_path, trace):
     e = got["gpu"]["energy_counter_mj"].to_numpy()
     assert np.isfinite(e).all() and (np.diff(e) >= 0).all() and e[-1] > e[0]
     header = (ds / "runs" / "run-a" / "gpu.csv").read_text().splitlines()[0]
-    assert header.endswith("total_energy_consumption [mJ]") and header.startswith("timestamp, name, utilization.gpu [%]")
+    assert header.endswith("total_energy_consumption [mJ]") and header.startswith(
+        "timestamp, name, utilization.gpu [%]"
+    )
     # a second run appends to the same runs.csv; the same id is refused before its command runs
-    res2 = subprocess.run(measure_cmd(ds, "run-b", "pass"), env=env_with(f"replay:{trace}"),
-                          capture_output=True, text=True, timeout=60)
+    res2 = subprocess.run(
+        measure_cmd(ds, "run-b", "pass"), env=env_with(f"replay:{trace}"), capture_output=True, text=True, timeout=60
+    )
     assert res2.returncode == 0, res2.stderr
     marker = tmp_path / "ran"
-    res3 = subprocess.run(measure_cmd(ds, "run-a", f"open({str(marker)!r}, 'w')"), env=env_with(f"replay:{trace}"),
-                          capture_output=True, text=True, timeout=60)
+    res3 = subprocess.run(
+        measure_cmd(ds, "run-a", f"open({str(marker)!r}, 'w')"),
+        env=env_with(f"replay:{trace}"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res3.returncode == EXIT_USAGE and "already" in res3.stderr and not marker.exists()
     runs = read_runs_table(ds / "runs.csv", strict=True).frame
     assert runs["run_id"].tolist() == ["run-a", "run-b"]
@@ -204,8 +252,9 @@ def test_killed_command_keeps_logs_and_row(tmp_path, trace):
         time.sleep(0.2)
         os.kill(os.getpid(), signal.SIGKILL)
     """
-    res = subprocess.run(measure_cmd(ds, "killed", child), env=env_with(f"replay:{trace}"),
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        measure_cmd(ds, "killed", child), env=env_with(f"replay:{trace}"), capture_output=True, text=True, timeout=60
+    )
     # documented convention: killed by signal N -> 128 + N, also measure's own exit status
     assert res.returncode == 128 + signal.SIGKILL == 137, res.stderr
     got = check_dataset(ds, "killed")
@@ -235,8 +284,13 @@ def test_signal_is_forwarded_to_the_command(tmp_path, trace, sig):
         pathlib.Path({str(ready)!r}).write_text("1")
         time.sleep(30)
     """
-    p = subprocess.Popen(measure_cmd(ds, "sig", child), env=env_with(f"replay:{trace}"),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        measure_cmd(ds, "sig", child),
+        env=env_with(f"replay:{trace}"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.time() + 20
         while not ready.exists() and time.time() < deadline:
@@ -257,7 +311,7 @@ def test_signal_is_forwarded_to_the_command(tmp_path, trace, sig):
 def test_command_that_cannot_start_is_recorded_as_127(tmp_path, trace):
     ds = tmp_path / "ds"
     cmd = measure_cmd(ds, "nocmd", "pass")
-    cmd[cmd.index("--") + 1:] = [str(tmp_path / "no-such-program")]
+    cmd[cmd.index("--") + 1 :] = [str(tmp_path / "no-such-program")]
     res = subprocess.run(cmd, env=env_with(f"replay:{trace}"), capture_output=True, text=True, timeout=60)
     assert res.returncode == 127 and "cannot start" in res.stderr
     runs = read_runs_table(ds / "runs.csv", strict=True).frame
@@ -274,8 +328,13 @@ def test_command_that_cannot_start_is_recorded_as_127(tmp_path, trace):
 def test_no_gpu_refuses_before_starting_the_command(tmp_path):
     ds = tmp_path / "ds"
     marker = tmp_path / "command_ran"
-    res = subprocess.run(measure_cmd(ds, "nogpu", f"open({str(marker)!r}, 'w')"), env=env_with("none"),
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        measure_cmd(ds, "nogpu", f"open({str(marker)!r}, 'w')"),
+        env=env_with("none"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == EXIT_NO_GPU
     assert "no GPU" in res.stderr
     assert not marker.exists()
@@ -355,13 +414,25 @@ def test_layout_names_agree_with_the_layout_and_parser_modules():
     from dlenergy.recording.backends import TRACE_ALIASES
 
     assert (m.RUNS_FILE, m.RUNS_DIR, m.GPU_FILE, m.CPU_FILE, m.EPOCHS_FILE) == (
-        layout.RUNS_FILE, layout.RUNS_DIR, layout.GPU_FILE, layout.CPU_FILE, layout.EPOCHS_FILE)
+        layout.RUNS_FILE,
+        layout.RUNS_DIR,
+        layout.GPU_FILE,
+        layout.CPU_FILE,
+        layout.EPOCHS_FILE,
+    )
     assert m.RUN_ID_ALLOWED == layout.RUN_ID_ALLOWED
     assert list(m.RUNS_REQUIRED) == list(layout.RUNS_REQUIRED)
     assert TRACE_ALIASES is GPU_COLUMNS and PARSER_GPU_COLUMNS is GPU_COLUMNS
-    out = subprocess.run([sys.executable, "-c", "import sys, dlenergy.measure, dlenergy.markers; "
-                          "print('pandas' in sys.modules, 'pyarrow' in sys.modules)"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, dlenergy.measure, dlenergy.markers; print('pandas' in sys.modules, 'pyarrow' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.split() == ["False", "False"]
 
 
@@ -512,9 +583,21 @@ def _append_many(args):
 
 
 def _row(run_id: str, **extra) -> dict:
-    row = {"run_id": run_id, "environment": "e", "gpu_model": "g", "architecture": "a", "dataset": "d",
-           "batch_size": 1, "image_size": 2, "training_size": 3, "validation_size": 4, "total_ram_gb": 5.5,
-           "gflops": 0.1, "return_code": 0, "train_start": "2026-01-01 00:00:00.000001"}
+    row = {
+        "run_id": run_id,
+        "environment": "e",
+        "gpu_model": "g",
+        "architecture": "a",
+        "dataset": "d",
+        "batch_size": 1,
+        "image_size": 2,
+        "training_size": 3,
+        "validation_size": 4,
+        "total_ram_gb": 5.5,
+        "gflops": 0.1,
+        "return_code": 0,
+        "train_start": "2026-01-01 00:00:00.000001",
+    }
     row.update(extra)
     return row
 
@@ -562,16 +645,25 @@ def test_recorded_counter_and_integrated_power_agree_after_ingest(tmp_path):
     """
     trace = write_trace(tmp_path / "fine.csv", n=600, dt=0.01, step_w=0.5)  # 100 -> 400 W in 6 s, then again
     ds = tmp_path / "ds"
-    res = subprocess.run(measure_cmd(ds, "counted", child, period=0.05), env=env_with(f"replay:{trace}"),
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        measure_cmd(ds, "counted", child, period=0.05),
+        env=env_with(f"replay:{trace}"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     runs, epochs, ledger = ingest_dataset(ds)
     assert ledger.empty
     check = counter_check(runs, epochs)
     assert check["run_id"].tolist() == ["counted"]
     # `dlenergy ingest` writes the same check and shows it
-    cli = subprocess.run([sys.executable, "-m", "dlenergy", "ingest", str(ds), "--out", str(tmp_path / "out")],
-                         capture_output=True, text=True, timeout=60)
+    cli = subprocess.run(
+        [sys.executable, "-m", "dlenergy", "ingest", str(ds), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert cli.returncode == 0, cli.stderr
     shown = cli.stdout + cli.stderr
     assert "energy counter" in shown and "counted" in shown
@@ -606,8 +698,13 @@ def test_marked_train_start_replaces_the_command_start(tmp_path, trace):
             dlenergy.mark_epoch()
     """
     ds = tmp_path / "ds"
-    res = subprocess.run(measure_cmd(ds, "marked", child, period=0.05), env=env_with(f"replay:{trace}"),
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        measure_cmd(ds, "marked", child, period=0.05),
+        env=env_with(f"replay:{trace}"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     row = read_runs_table(ds / "runs.csv", strict=True).frame.iloc[0]
     start, command_start = pd.Timestamp(row["train_start"]), pd.Timestamp(row["command_start"])

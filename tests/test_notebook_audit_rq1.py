@@ -30,8 +30,9 @@ def rq1_results(tmp_path_factory):
     shutil.copytree(ROOT / "workflow", wd / "workflow")
     target = "results/seaa2023/tables/kruskal_dunn_rq1.csv"
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", target, "--config", "source=seaa2023", f"data_dir={SEAA}"]
-    proc = subprocess.run(cmd, cwd=wd, env=dict(os.environ, PYTHONHASHSEED="0"), capture_output=True, text=True,
-                          timeout=1800)
+    proc = subprocess.run(
+        cmd, cwd=wd, env=dict(os.environ, PYTHONHASHSEED="0"), capture_output=True, text=True, timeout=1800
+    )
     assert proc.returncode == 0, proc.stderr[-6000:]
     return wd
 
@@ -44,8 +45,9 @@ def test_audit_rq1_notebook_executes(rq1_results, monkeypatch):
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
     monkeypatch.setenv("DLENERGY_RESULTS", str(rq1_results / "results" / "seaa2023"))
     monkeypatch.setenv("DLENERGY_CONFIG", str(rq1_results / "config.yaml"))
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    nbclient.NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+    ).execute()
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "Kruskal-Wallis: 4 variables, H, p, eta2, n and k equal" in text
     assert "Dunn: 40 pairs, z, raw and adjusted p (bonferroni), significance and Cliff's delta equal" in text

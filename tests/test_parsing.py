@@ -19,8 +19,19 @@ RENAMED = "timestamp,gpu_name,gpu_usage,gpu_memory_usage,gpu_total_memory,gpu_me
 
 def _line(ts, power, usage=50, sep=", ", units=True):
     u = (lambda v, s: f"{v} {s}") if units else (lambda v, s: f"{v}")
-    return sep.join([ts, "NVIDIA GeForce RTX 3090", u(usage, "%"), u(10, "%"), u(24268, "MiB"), u(1000, "MiB"),
-                     u(f"{power:.2f}", "W"), u("350.00", "W"), "60"])
+    return sep.join(
+        [
+            ts,
+            "NVIDIA GeForce RTX 3090",
+            u(usage, "%"),
+            u(10, "%"),
+            u(24268, "MiB"),
+            u(1000, "MiB"),
+            u(f"{power:.2f}", "W"),
+            u("350.00", "W"),
+            "60",
+        ]
+    )
 
 
 def test_all_real_seaa_gpu_logs_parse(seaa_dir):
@@ -55,7 +66,9 @@ def test_real_cpu_logs_parse(seaa_dir):
 
 def test_both_timestamp_formats_and_units(tmp_path):
     a = tmp_path / "a.csv"
-    a.write_text(NATIVE + "\n" + _line("2022-12-05 09:55:42.535", 100) + "\n" + _line("2022/12/05 09:55:43.535", 200) + "\n")
+    a.write_text(
+        NATIVE + "\n" + _line("2022-12-05 09:55:42.535", 100) + "\n" + _line("2022/12/05 09:55:43.535", 200) + "\n"
+    )
     df, rep = read_gpu_log(a)
     assert list(df["power_w"]) == [100.0, 200.0]
     assert df["t"].diff().iloc[1] == pytest.approx(1.0)
@@ -67,9 +80,11 @@ def test_both_timestamp_formats_and_units(tmp_path):
 
 def test_missing_tokens_are_nan(tmp_path):
     p = tmp_path / "g.csv"
-    p.write_text("timestamp, power.draw [W], utilization.gpu [%], power.limit [W]\n"
-                 "2022/12/05 09:55:42.535, 50.0 W, [N/A], [Not Supported]\n"
-                 "2022/12/05 09:55:43.535, 60.0 W, 20 %, 300.00 W\n")
+    p.write_text(
+        "timestamp, power.draw [W], utilization.gpu [%], power.limit [W]\n"
+        "2022/12/05 09:55:42.535, 50.0 W, [N/A], [Not Supported]\n"
+        "2022/12/05 09:55:43.535, 60.0 W, 20 %, 300.00 W\n"
+    )
     df, rep = read_gpu_log(p)
     assert np.isnan(df["gpu_usage_pct"].iloc[0]) and df["gpu_usage_pct"].iloc[1] == 20
     assert np.isnan(df["power_limit_w"].iloc[0])
@@ -91,7 +106,10 @@ def test_cut_lines_counted_with_line_numbers(tmp_path):
     "content, match",
     [
         ("", r"g\.csv:1: GPU log is empty"),
-        ("timestamp, utilization.gpu [%]\n2022/12/05 09:55:42.535, 20 %\n", r"g\.csv:1: GPU log header has no power draw"),
+        (
+            "timestamp, utilization.gpu [%]\n2022/12/05 09:55:42.535, 20 %\n",
+            r"g\.csv:1: GPU log header has no power draw",
+        ),
         ("power.draw [W]\n50 W\n", r"g\.csv:1: GPU log header has no timestamp"),
     ],
 )
@@ -126,7 +144,9 @@ _field = st.text(alphabet=string.ascii_letters + string.digits + " .%/-:[]_", ma
 @given(
     # plausible power on a 350 W board: at least 1 % of it (the peak check), at most 1.2 x (the cap)
     good=st.lists(st.floats(min_value=3.5, max_value=420, allow_nan=False), min_size=2, max_size=30),
-    junk=st.lists(st.tuples(st.integers(min_value=0, max_value=40), st.lists(_field, min_size=0, max_size=12)), max_size=6),
+    junk=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=40), st.lists(_field, min_size=0, max_size=12)), max_size=6
+    ),
     cut_at=st.integers(min_value=0, max_value=80),
 )
 def test_parser_survives_malformed_lines(tmp_path, good, junk, cut_at):
@@ -166,8 +186,10 @@ def test_bad_timestamp_rows_are_never_kept(tmp_path):
     """A line whose timestamp does not parse is dropped and counted: kept, it would be a sample at
     1970 (or NaT) and the trapezoid would integrate power over decades."""
     p = tmp_path / "g.csv"
-    p.write_text("timestamp, power.draw [W]\n2024/01/01 10:00:00.000, 100.00 W\nnot a time, 100.00 W\n"
-                 "2024/01/01 10:00:09.000, 100.00 W\n2024-01-01T10:00:09.5, 100.00 W\n")
+    p.write_text(
+        "timestamp, power.draw [W]\n2024/01/01 10:00:00.000, 100.00 W\nnot a time, 100.00 W\n"
+        "2024/01/01 10:00:09.000, 100.00 W\n2024-01-01T10:00:09.5, 100.00 W\n"
+    )
     df, rep = read_gpu_log(p)
     assert rep.n_bad_timestamp == 1 and rep.bad_timestamp_lines == [3] and len(df) == 3
     assert df["t"].iloc[-1] - df["t"].iloc[0] == pytest.approx(9.5)
@@ -178,11 +200,13 @@ def test_bad_timestamp_rows_are_never_kept(tmp_path):
 
 def test_multi_gpu_power_is_summed_and_usage_averaged(tmp_path):
     p = tmp_path / "g.csv"
-    p.write_text("timestamp, index, utilization.gpu [%], memory.used [MiB], power.draw [W], power.limit [W]\n"
-                 "2024/01/01 10:00:00.000, 0, 80 %, 1000 MiB, 200.00 W, 300.00 W\n"
-                 "2024/01/01 10:00:00.070, 1, 40 %, 3000 MiB, 100.00 W, 300.00 W\n"
-                 "2024/01/01 10:00:01.000, 0, 60 %, 1000 MiB, 210.00 W, 300.00 W\n"
-                 "2024/01/01 10:00:01.070, 1, 20 %, 3000 MiB, 110.00 W, 300.00 W\n")
+    p.write_text(
+        "timestamp, index, utilization.gpu [%], memory.used [MiB], power.draw [W], power.limit [W]\n"
+        "2024/01/01 10:00:00.000, 0, 80 %, 1000 MiB, 200.00 W, 300.00 W\n"
+        "2024/01/01 10:00:00.070, 1, 40 %, 3000 MiB, 100.00 W, 300.00 W\n"
+        "2024/01/01 10:00:01.000, 0, 60 %, 1000 MiB, 210.00 W, 300.00 W\n"
+        "2024/01/01 10:00:01.070, 1, 20 %, 3000 MiB, 110.00 W, 300.00 W\n"
+    )
     df, rep = read_gpu_log(p)
     assert df["power_w"].tolist() == [300.0, 320.0]
     assert df["gpu_usage_pct"].tolist() == [60.0, 40.0]
@@ -200,7 +224,9 @@ def test_log_power_limit_wins_over_the_spec_tdp(tmp_path):
     """The cap is power.limit x margin when the log has it (250 W -> 300 W), else the TDP's (350 W -> 420 W)."""
     rows = [f"2024/01/01 10:00:{s:02d}.000, {p:.2f} W" for s, p in enumerate([200, 200, 320, 200, 200])]
     with_limit = tmp_path / "a.csv"
-    with_limit.write_text("timestamp, power.draw [W], power.limit [W]\n" + "\n".join(r + ", 250.00 W" for r in rows) + "\n")
+    with_limit.write_text(
+        "timestamp, power.draw [W], power.limit [W]\n" + "\n".join(r + ", 250.00 W" for r in rows) + "\n"
+    )
     without = tmp_path / "b.csv"
     without.write_text("timestamp, power.draw [W]\n" + "\n".join(rows) + "\n")
     from dlenergy.plausibility import Plausibility
@@ -214,11 +240,18 @@ def test_log_power_limit_wins_over_the_spec_tdp(tmp_path):
     assert rep.power.cap_source == "max_power_w" and rep.power.cap_w == 2000.0
 
 
-@pytest.mark.parametrize("header, value, expect_mb", [
-    ("memory usage (MB)", "2048", 2048.0), ("memory usage (MiB)", "2048", 2048.0),
-    ("memory usage (GB)", "2", 2048.0), ("memory usage [GiB]", "2", 2048.0),
-    ("memory usage (KB)", "2097152", 2048.0), ("rss_mb", "2048 MB", 2048.0), ("memory usage", "2 GB", 2048.0),
-])
+@pytest.mark.parametrize(
+    "header, value, expect_mb",
+    [
+        ("memory usage (MB)", "2048", 2048.0),
+        ("memory usage (MiB)", "2048", 2048.0),
+        ("memory usage (GB)", "2", 2048.0),
+        ("memory usage [GiB]", "2", 2048.0),
+        ("memory usage (KB)", "2097152", 2048.0),
+        ("rss_mb", "2048 MB", 2048.0),
+        ("memory usage", "2 GB", 2048.0),
+    ],
+)
 def test_ram_units_follow_the_mb_is_2_to_the_20_convention(tmp_path, header, value, expect_mb):
     p = tmp_path / "c.csv"
     p.write_text(f"timestamp,{header}\n2024-01-01T10:00:00,{value}\n2024-01-01T10:00:01,{value}\n")
@@ -229,13 +262,22 @@ def test_ram_units_follow_the_mb_is_2_to_the_20_convention(tmp_path, header, val
 def test_a_value_unit_contradicting_the_header_refuses_the_log(tmp_path):
     p = tmp_path / "c.csv"
     p.write_text("timestamp,memory usage (MB)\n2024-01-01T10:00:00,2 GB\n2024-01-01T10:00:01,2 GB\n")
-    with pytest.raises(LayoutError, match=r"c\.csv:1: the header of column 'memory usage \(MB\)' says \[mb\] but its values are in gb"):
+    with pytest.raises(
+        LayoutError, match=r"c\.csv:1: the header of column 'memory usage \(MB\)' says \[mb\] but its values are in gb"
+    ):
         read_cpu_log(p)
 
 
-@pytest.mark.parametrize("header, value, expect_w", [("power.draw [W]", "250.50 W", 250.5), ("power.draw [kW]", "0.2505", 250.5),
-                                                    ("power.draw [mW]", "250500", 250.5), ("gpu_power_draw", "0.2505 kW", 250.5),
-                                                    ("power.draw [W]", "250.5W", 250.5)])
+@pytest.mark.parametrize(
+    "header, value, expect_w",
+    [
+        ("power.draw [W]", "250.50 W", 250.5),
+        ("power.draw [kW]", "0.2505", 250.5),
+        ("power.draw [mW]", "250500", 250.5),
+        ("gpu_power_draw", "0.2505 kW", 250.5),
+        ("power.draw [W]", "250.5W", 250.5),
+    ],
+)
 def test_power_units(tmp_path, header, value, expect_w):
     p = tmp_path / "g.csv"
     p.write_text(f"timestamp, {header}\n2024/01/01 10:00:00.000, {value}\n2024/01/01 10:00:01.000, {value}\n")
@@ -279,7 +321,13 @@ def test_doctests_of_the_ingest_modules():
     import dlenergy.series
     import dlenergy.textlog
 
-    for mod in (dlenergy.clock, dlenergy.series, dlenergy.textlog, dlenergy.plausibility, dlenergy.multigpu,
-                dlenergy.parsing):
+    for mod in (
+        dlenergy.clock,
+        dlenergy.series,
+        dlenergy.textlog,
+        dlenergy.plausibility,
+        dlenergy.multigpu,
+        dlenergy.parsing,
+    ):
         res = doctest.testmod(mod)
         assert res.failed == 0 and res.attempted > 0, mod.__name__

@@ -63,8 +63,14 @@ def test_pipeline_outputs_and_ledger(tiny_run):
     assert (clean["data_label"].str.contains("synthetic")).all()
     assert excluded["data_label"].str.contains("synthetic").all()
     # planted defects land at their stage
-    stage_for = {"failed": "failed", "oom": "failed", "missing": "missing", "short": "short",
-                 "coarse_sampling": "sampling", "outlier": "outlier"}
+    stage_for = {
+        "failed": "failed",
+        "oom": "failed",
+        "missing": "missing",
+        "short": "short",
+        "coarse_sampling": "sampling",
+        "outlier": "outlier",
+    }
     for rid, row in gt.iterrows():
         if row.defect in stage_for:
             assert excluded.loc[rid, "stage"] == stage_for[row.defect], (rid, row.defect)
@@ -106,12 +112,22 @@ def test_results_follow_a_change_of_the_library(tiny_run, tmp_path):
     with open(lib / "dlenergy" / "energy.py", "a") as fh:
         fh.write("\n# a change\n")
     env = dict(os.environ, PYTHONPATH=str(lib))
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--config", "source=tiny", "-n"],
-                          cwd=tiny_run, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", "--config", "source=tiny", "-n"],
+        cwd=tiny_run,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
-    assert str(lib) in subprocess.run([sys.executable, "-c", "import dlenergy; print(dlenergy.__file__)"], env=env,
-                                      capture_output=True, text=True).stdout
+    assert (
+        str(lib)
+        in subprocess.run(
+            [sys.executable, "-c", "import dlenergy; print(dlenergy.__file__)"], env=env, capture_output=True, text=True
+        ).stdout
+    )
     assert "Nothing to be done" not in out and "ingest_shard" in out and "stats_rq1" in out
     assert "simulate" not in out.split("Job stats:")[-1].split("Reasons:")[0]  # the dataset stays
 
@@ -126,7 +142,10 @@ def test_failed_rule_leaves_no_partial_output(tmp_path):
     )
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "2", "--config", "source=local", f"data_dir={bad}"],
-        cwd=wd, capture_output=True, text=True, timeout=600,
+        cwd=wd,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode != 0
     logs = "".join(p.read_text() for p in (wd / "logs" / "local").rglob("*.log"))
@@ -175,12 +194,22 @@ def test_recorded_runs_through_the_whole_pipeline_as_a_local_source(tmp_path):
             dlenergy.mark_epoch(val_f1=0.5 + 0.1 * epoch)
     """
     for i in range(3):
-        rec = subprocess.run(measure_cmd(ds, f"run-{i}", child, period=0.05), env=env_with(f"replay:{trace}"),
-                             capture_output=True, text=True, timeout=120)
+        rec = subprocess.run(
+            measure_cmd(ds, f"run-{i}", child, period=0.05),
+            env=env_with(f"replay:{trace}"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert rec.returncode == 0, rec.stderr
     wd = _workdir(tmp_path)
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--config", "source=local",
-                           f"data_dir={ds}"], cwd=wd, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", "--config", "source=local", f"data_dir={ds}"],
+        cwd=wd,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert proc.returncode == 0, proc.stderr[-6000:]
     res = wd / "results" / "local"
     runs = pd.read_parquet(res / "runs.parquet")

@@ -101,19 +101,68 @@ def test_docstring_examples_run(module):
 # --------------------------------------------------------------------------------------------
 
 FORMER_MEASURE = [
-    "AutoBackend", "CPU_FILE", "CPU_HEADER", "ENERGY_HEADER", "ENV_BACKEND", "ENV_PERIOD", "ENV_RUN_DIR",
-    "ENV_RUN_ID", "ENV_TRAIN_START", "EPOCHS_FILE", "EXIT_CANTCREAT", "EXIT_NO_GPU", "EXIT_USAGE",
-    "FORWARDED_SIGNALS", "GPU_FILE", "GpuBackend", "GpuSample", "MeasureError", "MeasureResult", "NoGpuBackend",
-    "NoGpuError", "NvidiaSmiBackend", "NvmlBackend", "ProcessTreeSampler", "RC_NOT_STARTED", "RUNS_DIR",
-    "RUNS_FILE", "RUNS_REQUIRED", "RUN_ID_ALLOWED", "Recorder", "ReplayBackend", "SMI_FIELDS", "TRACE_ALIASES",
-    "TRAIN_START_FILE", "append_run_row", "backend_from_spec", "default_metadata", "gpu_header", "gpu_line",
-    "measure", "open_backend", "parse_meta", "read_trace", "read_train_start", "return_code_of", "run_exists",
+    "AutoBackend",
+    "CPU_FILE",
+    "CPU_HEADER",
+    "ENERGY_HEADER",
+    "ENV_BACKEND",
+    "ENV_PERIOD",
+    "ENV_RUN_DIR",
+    "ENV_RUN_ID",
+    "ENV_TRAIN_START",
+    "EPOCHS_FILE",
+    "EXIT_CANTCREAT",
+    "EXIT_NO_GPU",
+    "EXIT_USAGE",
+    "FORWARDED_SIGNALS",
+    "GPU_FILE",
+    "GpuBackend",
+    "GpuSample",
+    "MeasureError",
+    "MeasureResult",
+    "NoGpuBackend",
+    "NoGpuError",
+    "NvidiaSmiBackend",
+    "NvmlBackend",
+    "ProcessTreeSampler",
+    "RC_NOT_STARTED",
+    "RUNS_DIR",
+    "RUNS_FILE",
+    "RUNS_REQUIRED",
+    "RUN_ID_ALLOWED",
+    "Recorder",
+    "ReplayBackend",
+    "SMI_FIELDS",
+    "TRACE_ALIASES",
+    "TRAIN_START_FILE",
+    "append_run_row",
+    "backend_from_spec",
+    "default_metadata",
+    "gpu_header",
+    "gpu_line",
+    "measure",
+    "open_backend",
+    "parse_meta",
+    "read_trace",
+    "read_train_start",
+    "return_code_of",
+    "run_exists",
     "smi_timestamp",
 ]
 FORMER_MARKERS = [
-    "DEFAULT_STABLE_FROM", "DEFAULT_WINDOW", "ENV_RUN_DIR", "ENV_TRAIN_START", "EPOCHS_FILE", "EnergyBudget",
-    "TRAIN_START_FILE", "current_run_dir", "mark_epoch", "mark_train_start", "project_total_energy",
-    "read_train_start", "run_epoch_energies",
+    "DEFAULT_STABLE_FROM",
+    "DEFAULT_WINDOW",
+    "ENV_RUN_DIR",
+    "ENV_TRAIN_START",
+    "EPOCHS_FILE",
+    "EnergyBudget",
+    "TRAIN_START_FILE",
+    "current_run_dir",
+    "mark_epoch",
+    "mark_train_start",
+    "project_total_energy",
+    "read_train_start",
+    "run_epoch_energies",
 ]
 
 
@@ -138,8 +187,17 @@ def test_every_header_the_recorder_writes_resolves_through_the_shared_aliases():
     import dlenergy.parsing as parsing
 
     assert parsing.GPU_COLUMNS is GPU_COLUMNS and parsing.CPU_COLUMNS is CPU_COLUMNS
-    base = {"timestamp", "gpu_name", "gpu_usage_pct", "mem_usage_pct", "mem_total_mib", "mem_used_mib", "power_w",
-            "power_limit_w", "temperature_c"}
+    base = {
+        "timestamp",
+        "gpu_name",
+        "gpu_usage_pct",
+        "mem_usage_pct",
+        "mem_total_mib",
+        "mem_used_mib",
+        "power_w",
+        "power_limit_w",
+        "temperature_c",
+    }
     for with_index in (False, True):
         for with_energy in (False, True):
             cols = gpu_header(with_index=with_index, with_energy=with_energy).split(", ")
@@ -149,7 +207,10 @@ def test_every_header_the_recorder_writes_resolves_through_the_shared_aliases():
     smi = [f + {"power.draw": " [W]", "memory.used": " [MiB]"}.get(f, "") for f in SMI_FIELDS]
     assert set(resolve_columns(smi, GPU_COLUMNS)) == base | {"gpu_index"}
     assert resolve_columns(CPU_HEADER.split(","), CPU_COLUMNS) == {
-        "timestamp": "timestamp", "cpu_usage_pct": "cpu usage (%)", "ram_used_mb": "memory usage (MB)"}
+        "timestamp": "timestamp",
+        "cpu_usage_pct": "cpu usage (%)",
+        "ram_used_mb": "memory usage (MB)",
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,14 +222,19 @@ def test_backend_specs(monkeypatch, tmp_path):
     monkeypatch.delenv("DLENERGY_GPU_BACKEND", raising=False)
     assert type(backend_from_spec(None)) is AutoBackend
     assert type(backend_from_spec(" NVML ")) is NvmlBackend and backend_from_spec("nvml", [1]).indices == [1]
-    assert type(backend_from_spec("smi")) is NvidiaSmiBackend and type(backend_from_spec("nvidia-smi")) is NvidiaSmiBackend
+    assert (
+        type(backend_from_spec("smi")) is NvidiaSmiBackend and type(backend_from_spec("nvidia-smi")) is NvidiaSmiBackend
+    )
     assert type(backend_from_spec("none")) is NoGpuBackend
     replay = backend_from_spec("replay:/Data/My Trace.csv")
     assert type(replay) is ReplayBackend and replay.path == Path("/Data/My Trace.csv")  # case and spaces kept
     monkeypatch.setenv("DLENERGY_GPU_BACKEND", "none")
     assert type(backend_from_spec(None)) is NoGpuBackend
-    for bad, msg in [("cuda", "use auto, nvml, nvidia-smi, replay:PATH or none"), ("replay", "needs a trace"),
-                     ("nvml:0", "takes no argument")]:
+    for bad, msg in [
+        ("cuda", "use auto, nvml, nvidia-smi, replay:PATH or none"),
+        ("replay", "needs a trace"),
+        ("nvml:0", "takes no argument"),
+    ]:
         with pytest.raises(MeasureError, match=msg) as err:
             backend_from_spec(bad)
         assert err.value.exit_code == EXIT_USAGE
@@ -208,11 +274,39 @@ def test_a_backend_added_to_the_registry_records_through_measure(tmp_path, monke
 
 
 def test_bad_gpus_option_is_a_usage_error(tmp_path):
-    cmd = [sys.executable, "-m", "dlenergy", "measure", "--out", str(tmp_path / "ds"), "--run-id", "x",
-           "--architecture", "a", "--dataset", "d", "--batch-size", "1", "--image-size", "1", "--training-size", "1",
-           "--gpus", "0,a", "--", sys.executable, "-c", "pass"]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
-                         env={**__import__("os").environ, "DLENERGY_GPU_BACKEND": "none"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "dlenergy",
+        "measure",
+        "--out",
+        str(tmp_path / "ds"),
+        "--run-id",
+        "x",
+        "--architecture",
+        "a",
+        "--dataset",
+        "d",
+        "--batch-size",
+        "1",
+        "--image-size",
+        "1",
+        "--training-size",
+        "1",
+        "--gpus",
+        "0,a",
+        "--",
+        sys.executable,
+        "-c",
+        "pass",
+    ]
+    res = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**__import__("os").environ, "DLENERGY_GPU_BACKEND": "none"},
+    )
     assert res.returncode == EXIT_USAGE and "--gpus expects GPU indices" in res.stderr
     assert not (tmp_path / "ds").exists()
 
@@ -230,7 +324,11 @@ def test_runs_row_takes_the_marked_train_start_only_inside_the_run(tmp_path, cap
         mark_epoch(e, run_dir=rd)
     row = runs_row({"architecture": "resnet", "seed": 3}, "a", 137, start, rd)
     assert list(row)[: len(RUNS_REQUIRED)] == list(RUNS_REQUIRED) and list(row)[-4:] == [
-        "seed", "train_start", "command_start", "epochs_trained"]
+        "seed",
+        "train_start",
+        "command_start",
+        "epochs_trained",
+    ]
     assert row["train_start"] == (start + timedelta(seconds=2)).isoformat(sep=" ")
     assert row["command_start"] == start.isoformat(sep=" ")
     assert (row["return_code"], row["epochs_trained"], row["architecture"], row["gflops"]) == (137, 3, "resnet", None)
@@ -247,9 +345,15 @@ def test_signal_forwarder_sends_a_signal_that_came_before_the_child_once():
         assert signal.getsignal(signal.SIGUSR2) is fw
         fw(signal.SIGUSR1, None)  # while the command is being started
         child = subprocess.Popen(
-            [sys.executable, "-c", "import signal, sys, time\n"
-             "signal.signal(signal.SIGUSR1, lambda *a: sys.exit(5))\nprint('ready', flush=True)\ntime.sleep(30)"],
-            stdout=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-c",
+                "import signal, sys, time\n"
+                "signal.signal(signal.SIGUSR1, lambda *a: sys.exit(5))\nprint('ready', flush=True)\ntime.sleep(30)",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert child.stdout.readline().strip() == "ready"
             fw.attach(child)

@@ -58,17 +58,19 @@ def test_escape_and_p_value_columns():
 
 
 def _frame(n=3):
-    return pd.DataFrame({
-        "analysis": ["t"] * n,
-        "variable": [f"var_{i}" for i in range(n)],
-        "n": list(range(10, 10 + n)),
-        "H": [121.70665698378116 + i for i in range(n)],
-        "p_value": [2.30726939653123e-25 * 10 ** i for i in range(n)],
-        "eta2": [0.9054358229521627] * n,
-        "significant": [True] * n,
-        "note": [np.nan] * n,
-        "data_label": ["synthetic sample (simulated data, not real measurements)"] * n,
-    })
+    return pd.DataFrame(
+        {
+            "analysis": ["t"] * n,
+            "variable": [f"var_{i}" for i in range(n)],
+            "n": list(range(10, 10 + n)),
+            "H": [121.70665698378116 + i for i in range(n)],
+            "p_value": [2.30726939653123e-25 * 10**i for i in range(n)],
+            "eta2": [0.9054358229521627] * n,
+            "significant": [True] * n,
+            "note": [np.nan] * n,
+            "data_label": ["synthetic sample (simulated data, not real measurements)"] * n,
+        }
+    )
 
 
 def _check_tex_matches_csv(tex: str, df: pd.DataFrame):
@@ -113,8 +115,10 @@ def test_long_tables_use_longtable(tmp_path):
 
 
 def test_caption_from_rst():
-    rst = ('**Table 3 (RQ1).** Shapiro-Wilk ``W`` and *p*.\n\n{% if x %}\n**SYNTHETIC DATA.**\n{% endif %}\n'
-           'Source: ``{{ snakemake.config["source"] }}``.\n')
+    rst = (
+        "**Table 3 (RQ1).** Shapiro-Wilk ``W`` and *p*.\n\n{% if x %}\n**SYNTHETIC DATA.**\n{% endif %}\n"
+        'Source: ``{{ snakemake.config["source"] }}``.\n'
+    )
     assert L.caption_from_rst(rst) == "Table 3 (RQ1). Shapiro-Wilk W and p."
 
 
@@ -122,34 +126,37 @@ def test_caption_from_rst():
 # scorecard: verdicts by tolerance kind
 
 
-@pytest.mark.parametrize("kind,paper,value,verdict", [
-    ("energy", 0.39, 0.40, "pass"),          # +2.6 % within 5 %
-    ("energy", 0.39, 0.42, "fail"),          # +7.7 %
-    ("count", 1630, 1600, "pass"),
-    ("count", 1630, 369, "fail"),
-    ("percentage", 90, 94.4, "pass"),
-    ("fraction", 0.64, 0.6378, "pass"),
-    ("score", 0.99, 0.987, "pass"),          # F1: absolute 0.01
-    ("score", 0.99, 0.97, "fail"),
-    ("f1_decrease", 0.0134, 0.0141, "pass"),
-    ("shapiro_w", 0.57, 0.61, "pass"),       # absolute 0.05
-    ("shapiro_w", 0.57, 0.65, "fail"),
-    ("rho", 0.8, 0.79, "pass"),
-    ("eta2", 0.92, 0.85, "fail"),
-    ("r2", 0.99, 0.96, "pass"),
-    ("statistic", 116.85, 121.7, "pass"),    # relative 10 %
-    ("statistic", 4.61, 6.63, "fail"),
-    ("error", 7.34, 7.9, "pass"),
-    ("error", 7.34, 0.88, "fail"),
-    ("p_value", 2.51e-24, 2.3e-25, "fail"),  # log10 ratio -1.04
-    ("p_value", 2.51e-24, 3.0e-25, "pass"),  # log10 ratio -0.92
-    ("p_value", 0.36, 0.1347, "pass"),
-    ("p_value", 1e-10, 0.0, "fail"),         # underflow to 0 is far off
-    ("epoch", 10, 9, "pass"),
-    ("epoch", 10, 7, "fail"),
-    ("parameter", 10, 10, "pass"),
-    ("parameter", 3, 2, "fail"),
-])
+@pytest.mark.parametrize(
+    "kind,paper,value,verdict",
+    [
+        ("energy", 0.39, 0.40, "pass"),  # +2.6 % within 5 %
+        ("energy", 0.39, 0.42, "fail"),  # +7.7 %
+        ("count", 1630, 1600, "pass"),
+        ("count", 1630, 369, "fail"),
+        ("percentage", 90, 94.4, "pass"),
+        ("fraction", 0.64, 0.6378, "pass"),
+        ("score", 0.99, 0.987, "pass"),  # F1: absolute 0.01
+        ("score", 0.99, 0.97, "fail"),
+        ("f1_decrease", 0.0134, 0.0141, "pass"),
+        ("shapiro_w", 0.57, 0.61, "pass"),  # absolute 0.05
+        ("shapiro_w", 0.57, 0.65, "fail"),
+        ("rho", 0.8, 0.79, "pass"),
+        ("eta2", 0.92, 0.85, "fail"),
+        ("r2", 0.99, 0.96, "pass"),
+        ("statistic", 116.85, 121.7, "pass"),  # relative 10 %
+        ("statistic", 4.61, 6.63, "fail"),
+        ("error", 7.34, 7.9, "pass"),
+        ("error", 7.34, 0.88, "fail"),
+        ("p_value", 2.51e-24, 2.3e-25, "fail"),  # log10 ratio -1.04
+        ("p_value", 2.51e-24, 3.0e-25, "pass"),  # log10 ratio -0.92
+        ("p_value", 0.36, 0.1347, "pass"),
+        ("p_value", 1e-10, 0.0, "fail"),  # underflow to 0 is far off
+        ("epoch", 10, 9, "pass"),
+        ("epoch", 10, 7, "fail"),
+        ("parameter", 10, 10, "pass"),
+        ("parameter", 3, 2, "fail"),
+    ],
+)
 def test_judge(kind, paper, value, verdict):
     j = S.judge(kind, str(paper), value)
     assert j.verdict == verdict, (kind, paper, value, j)
@@ -181,27 +188,53 @@ def _toy_results(tmp_path: Path) -> Path:
     res = tmp_path / "results"
     (res / "tables").mkdir(parents=True)
     (res / "clean").mkdir()
-    pd.DataFrame({"stage": ["ingest", "total"], "runs_in": [1630, 1630], "excluded": [0, 405],
-                  "runs_out": [1630, 1225]}).to_csv(res / "clean" / "summary.csv", index=False)
-    pd.DataFrame({
-        "analysis": "tradeoff", "environment": ["cloud", "cloud"], "architecture": ["vgg16", "xception"],
-        "n": [27, 27], "median_energy_per_image_j": [0.3938, 0.40], "median_gpu_usage_pct": [90.0, np.nan],
-        "median_f1": [0.987, 0.984], "status": ["ok", "insufficient"], "note": ["", "n < 3"],
-    }).to_csv(res / "tables" / "tradeoff.csv", index=False)
-    pd.DataFrame({"analysis": ["table7_kruskal_ram"], "status": ["skipped"],
-                  "note": ["skipped: no runs with architecture == 'inception_v3'"]}).to_csv(
-        res / "tables" / "table7_kruskal_ram.csv", index=False)
-    pd.DataFrame({"variable": ["energy_per_image_j"], "n": [135], "H": [121.7], "p_value": [2.3e-25],
-                  "eta2": [0.905], "not_different": ["mobilenet_v2 – resnet50; nasnet_mobile – xception"],
-                  "status": ["ok"], "note": [np.nan]}).to_csv(res / "tables" / "kruskal_dunn_rq1.csv", index=False)
+    pd.DataFrame(
+        {"stage": ["ingest", "total"], "runs_in": [1630, 1630], "excluded": [0, 405], "runs_out": [1630, 1225]}
+    ).to_csv(res / "clean" / "summary.csv", index=False)
+    pd.DataFrame(
+        {
+            "analysis": "tradeoff",
+            "environment": ["cloud", "cloud"],
+            "architecture": ["vgg16", "xception"],
+            "n": [27, 27],
+            "median_energy_per_image_j": [0.3938, 0.40],
+            "median_gpu_usage_pct": [90.0, np.nan],
+            "median_f1": [0.987, 0.984],
+            "status": ["ok", "insufficient"],
+            "note": ["", "n < 3"],
+        }
+    ).to_csv(res / "tables" / "tradeoff.csv", index=False)
+    pd.DataFrame(
+        {
+            "analysis": ["table7_kruskal_ram"],
+            "status": ["skipped"],
+            "note": ["skipped: no runs with architecture == 'inception_v3'"],
+        }
+    ).to_csv(res / "tables" / "table7_kruskal_ram.csv", index=False)
+    pd.DataFrame(
+        {
+            "variable": ["energy_per_image_j"],
+            "n": [135],
+            "H": [121.7],
+            "p_value": [2.3e-25],
+            "eta2": [0.905],
+            "not_different": ["mobilenet_v2 – resnet50; nasnet_mobile – xception"],
+            "status": ["ok"],
+            "note": [np.nan],
+        }
+    ).to_csv(res / "tables" / "kruskal_dunn_rq1.csv", index=False)
     return res
 
 
 def test_build_scorecard_values_and_reasons(tmp_path):
     res = _toy_results(tmp_path)
     config = {"estimators": {"fluss": {"subsequence_length": 10, "n_regimes": 2, "excl_factor": 3}}}
-    produced = ["clean/summary.csv", "tables/tradeoff.csv", "tables/table7_kruskal_ram.csv",
-                "tables/kruskal_dunn_rq1.csv"]
+    produced = [
+        "clean/summary.csv",
+        "tables/tradeoff.csv",
+        "tables/table7_kruskal_ram.csv",
+        "tables/kruskal_dunn_rq1.csv",
+    ]
     card = S.build_scorecard(res, None, None, produced=produced, config=config).set_index("key")
     targets = S.read_targets()
     assert list(card.index) == list(targets["key"])  # one row per target, in order
@@ -238,8 +271,9 @@ def test_build_scorecard_values_and_reasons(tmp_path):
 def test_scorecard_one_minus_transform(tmp_path):
     res = tmp_path / "r"
     (res / "tables").mkdir(parents=True)
-    pd.DataFrame({"scope": ["architectures in cloud"], "from": ["vgg16"], "to": ["mobilenet_v2"],
-                  "reduction": [0.6378]}).to_csv(res / "tables" / "reductions.csv", index=False)
+    pd.DataFrame(
+        {"scope": ["architectures in cloud"], "from": ["vgg16"], "to": ["mobilenet_v2"], "reduction": [0.6378]}
+    ).to_csv(res / "tables" / "reductions.csv", index=False)
     card = S.build_scorecard(res).set_index("key")
     row = card.loc["rq1_cloud_chesslive.mobilenet_v2_energy_share_of_vgg16"]
     assert row.reproduced == pytest.approx(1 - 0.6378) and row.verdict == "pass"
@@ -288,7 +322,7 @@ def _js_value(html: str, var: str):
     script = html.find(f'<script id="{var.replace("_", "-")}">')
     m = re.compile(rf"var {var} = ").search(html, script)
     assert script >= 0 and m, var
-    return json.JSONDecoder().raw_decode(html[m.end():])[0]
+    return json.JSONDecoder().raw_decode(html[m.end() :])[0]
 
 
 @pytest.fixture(scope="module")
@@ -320,8 +354,11 @@ def test_report_has_every_table_and_figure(tiny_report):
     res = wd / "results" / "tiny"
     results = _js_value(html, "results")
     names = {v["name"] for v in results.values()}
-    expected = ({p.name for p in (res / "tables").glob("*.csv")} | {p.name for p in (res / "figures").glob("*.png")}
-                | {"summary.csv", "excluded.csv", "scorecard.csv", "rulegraph.png"})
+    expected = (
+        {p.name for p in (res / "tables").glob("*.csv")}
+        | {p.name for p in (res / "figures").glob("*.png")}
+        | {"summary.csv", "excluded.csv", "scorecard.csv", "rulegraph.png"}
+    )
     assert expected <= names, sorted(expected - names)
     for name in expected:  # the files themselves travel in the zip
         assert any(m.endswith("/" + name) for m in members), name
@@ -337,8 +374,11 @@ def test_report_says_synthetic(tiny_report):
     assert "SYNTHETIC DATA" in desc and "real measurements" in desc
     assert "summary.csv" in desc and "excluded.csv" in desc and "scorecard.csv" in desc
     results = _js_value(html, "results")
-    ours = [p for p, e in results.items() if e["job_properties"]["rule"] in ("clean", "scorecard", "rulegraph",
-                                                                              "latex_tables")]
+    ours = [
+        p
+        for p, e in results.items()
+        if e["job_properties"]["rule"] in ("clean", "scorecard", "rulegraph", "latex_tables")
+    ]
     assert ours
     for p in ours:
         assert "SYNTHETIC DATA" in results[p]["caption"], p

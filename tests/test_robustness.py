@@ -67,22 +67,35 @@ def test_printed_interval():
 
 
 def test_namer_keys_transform_and_generic_names():
-    keys = ["rq1_cloud_chesslive.mobilenet_v2_energy_share_of_vgg16", "table5_rq31_normality_ram.energy.shapiro.8.stat",
-            "table3_rq1_normality_cloud.energy.levene.p", "rq2_mobilenet_v2.gpu_usage_pct.cloud"]
+    keys = [
+        "rq1_cloud_chesslive.mobilenet_v2_energy_share_of_vgg16",
+        "table5_rq31_normality_ram.energy.shapiro.8.stat",
+        "table3_rq1_normality_cloud.energy.levene.p",
+        "rq2_mobilenet_v2.gpu_usage_pct.cloud",
+    ]
     name = R.Namer(keys)
-    red = R.Stat("tables/reductions.csv", (("scope", "architectures in cloud"), ("from", "vgg16"),
-                                            ("to", "mobilenet_v2")), "reduction", 0.6)
+    red = R.Stat(
+        "tables/reductions.csv",
+        (("scope", "architectures in cloud"), ("from", "vgg16"), ("to", "mobilenet_v2")),
+        "reduction",
+        0.6,
+    )
     assert name(red) == [(keys[0], "fraction", "one_minus")]
     ram = R.Stat("tables/table5_normality_ram.csv", (("variable", "energy_kj"), ("group", 8.0)), "shapiro_w", 0.9)
     assert name(ram) == [(keys[1], "shapiro_w", None)]
     lev = R.Stat("tables/table3_normality_rq1.csv", (("variable", "energy_per_image_j"),), "levene_p", 0.01)
     assert name(lev) == [(keys[2], "p_value", None)]
     # the same cell with a group is Shapiro's, not Levene's: no key
-    other = R.Stat("tables/table3_normality_rq1.csv", (("variable", "energy_per_image_j"), ("group", "vgg16")),
-                   "levene_p", 0.01)
+    other = R.Stat(
+        "tables/table3_normality_rq1.csv", (("variable", "energy_per_image_j"), ("group", "vgg16")), "levene_p", 0.01
+    )
     assert name(other) == [("table3_normality_rq1.energy_per_image_j.vgg16.levene_p", "p_value", None)]
-    med = R.Stat("tables/tradeoff.csv", (("environment", "cloud"), ("architecture", "mobilenet_v2")),
-                 "median_gpu_usage_pct", 23.0)
+    med = R.Stat(
+        "tables/tradeoff.csv",
+        (("environment", "cloud"), ("architecture", "mobilenet_v2")),
+        "median_gpu_usage_pct",
+        23.0,
+    )
     assert name(med) == [(keys[3], "percentage", None)]
 
 
@@ -90,22 +103,25 @@ def test_namer_keys_transform_and_generic_names():
 # conclusions
 
 
-@pytest.mark.parametrize("kind, column, test, paper, paper_p, value, text, holds", [
-    ("shapiro_w", "shapiro_w", "shapiro", "0.57", "1.6e-06", 0.04, "not normal at α = 0.05", True),
-    ("shapiro_w", "shapiro_w", "shapiro", "0.57", "1.6e-06", 0.05, "not normal at α = 0.05", True),
-    ("p_value", "shapiro_p", "shapiro", "0.36", "0.36", 0.04, "normal at α = 0.05", False),
-    ("statistic", "levene_w", "levene", "4.61", "0.00167", 0.2, "unequal variances at α = 0.05", False),
-    ("p_value", "levene_p", "levene", "0.0795", "0.0795", 0.2, "equal variances at α = 0.05", True),
-    ("statistic", "H", "kruskal", "116.85", "2.51e-24", 0.05, "significant at α = 0.05", False),
-    ("p_value", "p_value", "kruskal", "2.51e-24", "2.51e-24", 1e-3, "significant at α = 0.05", True),
-    ("p_value", "p_value", "spearman", "7.31e-17", "7.31e-17", 0.2, "significant at α = 0.05 (one-sided)", False),
-    ("eta2", "eta2", "kruskal", "0.92", None, 0.13, "large effect (η² ≥ 0.14)", False),
-    ("eta2", "eta2", "kruskal", "0.92", None, 0.14, "large effect (η² ≥ 0.14)", True),
-    ("rho", "rho", "spearman", "0.65", None, 0.70, "moderate positive correlation", False),
-    ("rho", "rho", "spearman", "0.65", None, 0.69, "moderate positive correlation", True),
-    ("energy", "median_energy_per_image_j", "", "0.39", None, 0.4095, "within the scorecard tolerance", True),
-    ("energy", "median_energy_per_image_j", "", "0.39", None, 0.4096, "within the scorecard tolerance", False),
-])
+@pytest.mark.parametrize(
+    "kind, column, test, paper, paper_p, value, text, holds",
+    [
+        ("shapiro_w", "shapiro_w", "shapiro", "0.57", "1.6e-06", 0.04, "not normal at α = 0.05", True),
+        ("shapiro_w", "shapiro_w", "shapiro", "0.57", "1.6e-06", 0.05, "not normal at α = 0.05", True),
+        ("p_value", "shapiro_p", "shapiro", "0.36", "0.36", 0.04, "normal at α = 0.05", False),
+        ("statistic", "levene_w", "levene", "4.61", "0.00167", 0.2, "unequal variances at α = 0.05", False),
+        ("p_value", "levene_p", "levene", "0.0795", "0.0795", 0.2, "equal variances at α = 0.05", True),
+        ("statistic", "H", "kruskal", "116.85", "2.51e-24", 0.05, "significant at α = 0.05", False),
+        ("p_value", "p_value", "kruskal", "2.51e-24", "2.51e-24", 1e-3, "significant at α = 0.05", True),
+        ("p_value", "p_value", "spearman", "7.31e-17", "7.31e-17", 0.2, "significant at α = 0.05 (one-sided)", False),
+        ("eta2", "eta2", "kruskal", "0.92", None, 0.13, "large effect (η² ≥ 0.14)", False),
+        ("eta2", "eta2", "kruskal", "0.92", None, 0.14, "large effect (η² ≥ 0.14)", True),
+        ("rho", "rho", "spearman", "0.65", None, 0.70, "moderate positive correlation", False),
+        ("rho", "rho", "spearman", "0.65", None, 0.69, "moderate positive correlation", True),
+        ("energy", "median_energy_per_image_j", "", "0.39", None, 0.4095, "within the scorecard tolerance", True),
+        ("energy", "median_energy_per_image_j", "", "0.39", None, 0.4096, "within the scorecard tolerance", False),
+    ],
+)
 def test_claims(kind, column, test, paper, paper_p, value, text, holds):
     got_text, fn, reads = R.claim(kind, column, test, paper, paper_p=paper_p)
     assert got_text.startswith(text)
@@ -117,11 +133,13 @@ def test_claims_of_pairs_and_unreported_numbers():
     text, fn, _ = R.claim("pair_set", "not_different", "dunn", "nasnet_mobile-xception")
     assert text == "not-different pairs = nasnet_mobile-xception"
     assert fn("xception – nasnet_mobile") and not fn("nasnet_mobile – xception; mobilenet_v2 – resnet50")
-    text, fn, _ = R.claim("p_value", "p_adjusted", "dunn", None, paper_pairs="nasnet_mobile-xception",
-                          pair=("xception", "nasnet_mobile"))
+    text, fn, _ = R.claim(
+        "p_value", "p_adjusted", "dunn", None, paper_pairs="nasnet_mobile-xception", pair=("xception", "nasnet_mobile")
+    )
     assert text == "pair not different at α = 0.05" and fn(0.05) and not fn(0.049)
-    text, fn, _ = R.claim("p_value", "p_adjusted", "dunn", None, paper_pairs="nasnet_mobile-xception",
-                          pair=("mobilenet_v2", "resnet50"))
+    text, fn, _ = R.claim(
+        "p_value", "p_adjusted", "dunn", None, paper_pairs="nasnet_mobile-xception", pair=("mobilenet_v2", "resnet50")
+    )
     assert text == "pair different at α = 0.05" and fn(0.049) and not fn(0.05)
     assert R.claim("energy", "median_energy_per_image_j", "", None) == ("", None, "")
     # a W whose test's p-value the paper does not give: no conclusion
@@ -129,8 +147,12 @@ def test_claims_of_pairs_and_unreported_numbers():
 
 
 def test_tolerance_units_match_the_scorecard_verdict():
-    for kind, paper, values in [("shapiro_w", "0.57", [0.5, 0.6199, 0.6201]), ("p_value", "2.51e-24", [2.4e-25, 3e-25]),
-                                ("statistic", "4.61", [5.0, 5.08]), ("energy", "0.39", [0.41, 0.3704])]:
+    for kind, paper, values in [
+        ("shapiro_w", "0.57", [0.5, 0.6199, 0.6201]),
+        ("p_value", "2.51e-24", [2.4e-25, 3e-25]),
+        ("statistic", "4.61", [5.0, 5.08]),
+        ("energy", "0.39", [0.41, 0.3704]),
+    ]:
         units = R.tolerance_units(kind, paper, values)
         for v, u in zip(values, units):
             assert (abs(u) <= 1 + 1e-9) == (SC.judge(kind, paper, v).verdict == SC.PASS), (kind, v, u)
@@ -143,11 +165,15 @@ def test_tolerance_units_match_the_scorecard_verdict():
 
 def _seed_table():
     rows = []
-    for seed, (w, p, nd) in zip((42, 43, 44, 45), [(0.60, 1e-6, "a – b; c – d"), (0.56, 2e-6, "a – b"),
-                                                    (0.58, 0.07, "a – b"), (0.70, 3e-7, "c – d")]):
-        rows += [("configured", seed, "k.stat", "shapiro_w", "t|g|shapiro", w, None, "tables/x.csv", "g", "shapiro_w"),
-                 ("configured", seed, "k.p", "p_value", "t|g|shapiro", p, None, "tables/x.csv", "g", "shapiro_p"),
-                 ("configured", seed, "k.nd", "pair_set", "t|dunn", np.nan, nd, "tables/y.csv", "v", "not_different")]
+    for seed, (w, p, nd) in zip(
+        (42, 43, 44, 45),
+        [(0.60, 1e-6, "a – b; c – d"), (0.56, 2e-6, "a – b"), (0.58, 0.07, "a – b"), (0.70, 3e-7, "c – d")],
+    ):
+        rows += [
+            ("configured", seed, "k.stat", "shapiro_w", "t|g|shapiro", w, None, "tables/x.csv", "g", "shapiro_w"),
+            ("configured", seed, "k.p", "p_value", "t|g|shapiro", p, None, "tables/x.csv", "g", "shapiro_p"),
+            ("configured", seed, "k.nd", "pair_set", "t|dunn", np.nan, nd, "tables/y.csv", "v", "not_different"),
+        ]
     rows += [("none", 42, "k.stat", "shapiro_w", "t|g|shapiro", 0.75, None, "tables/x.csv", "g", "shapiro_w")]
     return pd.DataFrame(rows, columns=R.SEED_COLUMNS + ["table", "row", "column"])
 
@@ -169,11 +195,13 @@ def test_summarize_ranges_shares_and_paper():
     assert none.n_seeds == 1 and none.value == 0.75 and none.paper_within_range == False  # noqa: E712
     assert np.isnan(none.share_conclusion_holds)  # its test's p-value was not computed for this variant
     # the paper's value as printed: 0.575 is still "0.57"
-    s2 = R.summarize(_seed_table().assign(value=lambda d: d.value.where(d.statistic != "k.stat", 0.5749)),
-                     targets, seed=42).set_index(["statistic", "variant"])
+    s2 = R.summarize(
+        _seed_table().assign(value=lambda d: d.value.where(d.statistic != "k.stat", 0.5749)), targets, seed=42
+    ).set_index(["statistic", "variant"])
     assert s2.loc[("k.stat", "configured"), "paper_within_range"] == True  # noqa: E712
-    s3 = R.summarize(_seed_table().assign(value=lambda d: d.value.where(d.statistic != "k.stat", 0.5751)),
-                     targets, seed=42).set_index(["statistic", "variant"])
+    s3 = R.summarize(
+        _seed_table().assign(value=lambda d: d.value.where(d.statistic != "k.stat", 0.5751)), targets, seed=42
+    ).set_index(["statistic", "variant"])
     assert s3.loc[("k.stat", "configured"), "paper_within_range"] == False  # noqa: E712
 
 
@@ -201,9 +229,15 @@ def test_seed_statistics_equal_the_pipeline_tables(tmp_path, p_adjust):
     _write_tables(runs, cfg, tmp_path)
     stats = R.seed_statistics(runs, cfg)
     tables = {st.table for st in stats}
-    assert {"tables/table3_normality_rq1.csv", "tables/kruskal_dunn_rq1_dunn.csv", "tables/table4_normality_rq2.csv",
-            "tables/spearman_gpu_usage.csv", "tables/reductions_summary.csv", "tables/table5_normality_ram.csv",
-            "tables/table7_kruskal_ram.csv"} <= tables
+    assert {
+        "tables/table3_normality_rq1.csv",
+        "tables/kruskal_dunn_rq1_dunn.csv",
+        "tables/table4_normality_rq2.csv",
+        "tables/spearman_gpu_usage.csv",
+        "tables/reductions_summary.csv",
+        "tables/table5_normality_ram.csv",
+        "tables/table7_kruskal_ram.csv",
+    } <= tables
     cache: dict = {}
     compared = 0
     for st in stats:
@@ -245,8 +279,17 @@ def seaa(tmp_path_factory, seaa_dir):
     summary, values, notes = R.robustness(runs, ledger, cleaning, stats_cfg, rcfg, seed=CONFIG["seed"], n_jobs=2)
     # the cleaning stages before the outlier one, called here (not through dlenergy.robustness)
     pre = clean(runs, epochs, ledger, replace(cleaning, outlier_features=())).runs
-    return {"runs": runs, "epochs": epochs, "ledger": ledger, "pre": pre, "cleaning": cleaning,
-            "stats": stats_cfg, "summary": summary, "values": values, "notes": notes}
+    return {
+        "runs": runs,
+        "epochs": epochs,
+        "ledger": ledger,
+        "pre": pre,
+        "cleaning": cleaning,
+        "stats": stats_cfg,
+        "summary": summary,
+        "values": values,
+        "notes": notes,
+    }
 
 
 def _forest_keep(pre: pd.DataFrame, cfg: CleaningConfig, seed: int) -> pd.DataFrame:
@@ -257,8 +300,11 @@ def _forest_keep(pre: pd.DataFrame, cfg: CleaningConfig, seed: int) -> pd.DataFr
             kept.append(g)
             continue
         X = g[list(cfg.outlier_features)].to_numpy(dtype="float64")
-        pred = IsolationForest(n_estimators=cfg.n_estimators, contamination=cfg.contamination,
-                               random_state=seed).fit(X).predict(X)
+        pred = (
+            IsolationForest(n_estimators=cfg.n_estimators, contamination=cfg.contamination, random_state=seed)
+            .fit(X)
+            .predict(X)
+        )
         kept.append(g[pred == 1])
     return pd.concat(kept)
 
@@ -269,8 +315,11 @@ def _rq1_energy_by_hand(kept: pd.DataFrame) -> dict[str, float]:
     groups = {a: d["energy_per_image_j"].to_numpy() for a, d in cloud.groupby("architecture")}
     H, p = ss.kruskal(*groups.values())
     n, k = sum(len(v) for v in groups.values()), len(groups)
-    out = {"rq1_cloud_chesslive.kruskal_wallis.energy.H": H, "rq1_cloud_chesslive.kruskal_wallis.energy.p": p,
-           "rq1_cloud_chesslive.kruskal_wallis.energy.eta2": (H - k + 1) / (n - k)}
+    out = {
+        "rq1_cloud_chesslive.kruskal_wallis.energy.H": H,
+        "rq1_cloud_chesslive.kruskal_wallis.energy.p": p,
+        "rq1_cloud_chesslive.kruskal_wallis.energy.eta2": (H - k + 1) / (n - k),
+    }
     lev = ss.levene(*groups.values(), center="median")
     out["table3_rq1_normality_cloud.energy.levene.stat"] = lev.statistic
     out["table3_rq1_normality_cloud.energy.levene.p"] = lev.pvalue
@@ -282,8 +331,11 @@ def _rq1_energy_by_hand(kept: pd.DataFrame) -> dict[str, float]:
 
 
 RQ1_KEYS = [f"rq1_cloud_chesslive.kruskal_wallis.energy.{s}" for s in ("H", "p", "eta2")]
-TABLE3_ENERGY = [f"table3_rq1_normality_cloud.energy.shapiro.{a}.{s}"
-                 for a in ("mobilenet_v2", "nasnet_mobile", "resnet50", "xception", "vgg16") for s in ("stat", "p")]
+TABLE3_ENERGY = [
+    f"table3_rq1_normality_cloud.energy.shapiro.{a}.{s}"
+    for a in ("mobilenet_v2", "nasnet_mobile", "resnet50", "xception", "vgg16")
+    for s in ("stat", "p")
+]
 TABLE3_ENERGY += ["table3_rq1_normality_cloud.energy.levene.stat", "table3_rq1_normality_cloud.energy.levene.p"]
 
 
@@ -322,18 +374,32 @@ def test_seaa_ranges_hold_every_seed_and_match_an_independent_recomputation(seaa
 
 #: the authors' notebook's column names -> ours, stated here independently of dlenergy.robustness
 NOTEBOOK_COLUMNS = {
-    "training environment": "environment", "architecture": "architecture", "dataset": "dataset",
-    "batch size": "batch_size", "image size": "image_size", "total ram (GB)": "total_ram_gb",
-    "run_id": "run_id", "return code": "return_code", "gpu usage (%)": "gpu_usage_pct",
-    "average gpu power (W)": "mean_gpu_power_w", "gpu energy (MJ)": "gpu_energy_j", "max power limit (W)": "max_power_w",
-    "ram energy (MJ)": "ram_energy_j", "energy (MJ)": "energy_j", "GFLOPs": "gflops", "trained epochs": "epochs_trained",
-    "measured epochs": "epochs_measured", "total seen images": "images_seen",
+    "training environment": "environment",
+    "architecture": "architecture",
+    "dataset": "dataset",
+    "batch size": "batch_size",
+    "image size": "image_size",
+    "total ram (GB)": "total_ram_gb",
+    "run_id": "run_id",
+    "return code": "return_code",
+    "gpu usage (%)": "gpu_usage_pct",
+    "average gpu power (W)": "mean_gpu_power_w",
+    "gpu energy (MJ)": "gpu_energy_j",
+    "max power limit (W)": "max_power_w",
+    "ram energy (MJ)": "ram_energy_j",
+    "energy (MJ)": "energy_j",
+    "GFLOPs": "gflops",
+    "trained epochs": "epochs_trained",
+    "measured epochs": "epochs_measured",
+    "total seen images": "images_seen",
 }
 
 
 def _notebook_outliers(pre: pd.DataFrame, seed: int) -> set[str]:
     """notebooks/EDA-and-cleaning.ipynb, cells 28-32, with a random_state (the notebook has none)."""
-    df = pre[list(NOTEBOOK_COLUMNS.values()) + ["duration_s"]].rename(columns={v: k for k, v in NOTEBOOK_COLUMNS.items()})
+    df = pre[list(NOTEBOOK_COLUMNS.values()) + ["duration_s"]].rename(
+        columns={v: k for k, v in NOTEBOOK_COLUMNS.items()}
+    )
     for c in ("training environment", "architecture", "dataset", "run_id"):
         df[c] = df[c].astype(object)
     df["training duration (h)"] = pre["duration_s"] / 3600
@@ -343,8 +409,9 @@ def _notebook_outliers(pre: pd.DataFrame, seed: int) -> set[str]:
     X = df.drop(columns=["run_id", "return code", "training duration (h)", "energy (MJ)"])
     X_numerical = X.select_dtypes(include=["int64", "float64"])
     X_categorical = X.select_dtypes(include=["object"])
-    X_numerical = pd.DataFrame(StandardScaler().fit_transform(X_numerical), index=X_numerical.index,
-                               columns=X_numerical.columns)
+    X_numerical = pd.DataFrame(
+        StandardScaler().fit_transform(X_numerical), index=X_numerical.index, columns=X_numerical.columns
+    )
     X = pd.concat([X_numerical, X_categorical], axis=1)
     flagged = []
     for _, group in X.groupby(["training environment", "architecture", "dataset"]):
@@ -391,21 +458,33 @@ def test_seaa_scorecard_within_seed_range(seaa, tmp_path):
 
 
 def test_seed_range_verdict_changes_only_fails():
-    card = pd.DataFrame({"key": ["a", "b", "c", "d", "e"], "verdict": [SC.FAIL, SC.FAIL, SC.PASS, SC.NA, SC.FAIL],
-                         "note": ["log10 ratio -1.04", "", "", "no such group", ""]})
-    rob = pd.DataFrame({
-        "statistic": ["a", "b", "c", "d", "e", "e"], "variant": ["configured", "none", "authors", "authors", "authors",
-                                                                 "configured"],
-        "kind": ["p_value", "shapiro_w", "energy", "energy", "pair_set", "pair_set"],
-        "min": [1e-26, 0.5, 0.3, 0.3, np.nan, np.nan], "p5": 0.0, "p95": 1.0, "max": [1e-24, 0.6, 0.4, 0.4, np.nan,
-                                                                                     np.nan],
-        "n_seeds": 100, "share_conclusion_holds": [1.0, 1.0, 1.0, 1.0, 0.07, 0.0],
-        "paper_within_range": ["True", "True", "True", "True", "True", "False"],
-    })
+    card = pd.DataFrame(
+        {
+            "key": ["a", "b", "c", "d", "e"],
+            "verdict": [SC.FAIL, SC.FAIL, SC.PASS, SC.NA, SC.FAIL],
+            "note": ["log10 ratio -1.04", "", "", "no such group", ""],
+        }
+    )
+    rob = pd.DataFrame(
+        {
+            "statistic": ["a", "b", "c", "d", "e", "e"],
+            "variant": ["configured", "none", "authors", "authors", "authors", "configured"],
+            "kind": ["p_value", "shapiro_w", "energy", "energy", "pair_set", "pair_set"],
+            "min": [1e-26, 0.5, 0.3, 0.3, np.nan, np.nan],
+            "p5": 0.0,
+            "p95": 1.0,
+            "max": [1e-24, 0.6, 0.4, 0.4, np.nan, np.nan],
+            "n_seeds": 100,
+            "share_conclusion_holds": [1.0, 1.0, 1.0, 1.0, 0.07, 0.0],
+            "paper_within_range": ["True", "True", "True", "True", "True", "False"],
+        }
+    )
     out = SC.seed_range_verdicts(card, rob).set_index("key")
     assert out.loc["a", "verdict"] == SC.WITHIN_SEEDS
-    assert out.loc["a", "note"].startswith("log10 ratio -1.04; the paper's value lies in the outlier-seed range of "
-                                           "the configured variant: [1.000e-26, 1.000e-24] over 100 seeds")
+    assert out.loc["a", "note"].startswith(
+        "log10 ratio -1.04; the paper's value lies in the outlier-seed range of "
+        "the configured variant: [1.000e-26, 1.000e-24] over 100 seeds"
+    )
     assert out.loc["b", "verdict"] == SC.FAIL  # "none" is not a seed range
     assert out.loc["c", "verdict"] == SC.PASS and out.loc["d", "verdict"] == SC.NA
     assert out.loc["e", "verdict"] == SC.WITHIN_SEEDS and "pair set under 7% of 100 seeds" in out.loc["e", "note"]
@@ -464,8 +543,12 @@ def test_notebook_executes_on_the_real_outputs(seaa, tmp_path):
     card = SC.build_scorecard(res, robustness=seaa["summary"])
     card.to_csv(res / "scorecard.csv", index=False)
     nb = execute_notebook(NOTEBOOK, tmp_path, {"DLENERGY_RESULTS": str(res)})
-    text = "\n".join(o.get("text", "") or str(o.get("data", {}).get("text/plain", ""))
-                     for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    text = "\n".join(
+        o.get("text", "") or str(o.get("data", {}).get("text/plain", ""))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
     assert f"seeds per variant: {{'authors': {N_SEEDS}, 'configured': {N_SEEDS}, 'none': 1}}" in text
     assert SC.WITHIN_SEEDS in text  # the scorecard section found the verdict
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]

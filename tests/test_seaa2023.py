@@ -107,11 +107,21 @@ def test_mobilenet_local_ml_vs_cloud(seaa, targets):
     rq2 = "rq2_mobilenet_v2."
     cloud = _median(c, "cloud", "mobilenet_v2", "energy_per_image_j")
     local = _median(c, "local_ml_engineer", "mobilenet_v2", "energy_per_image_j")
-    _close(1 - local / cloud, targets[rq2 + "energy_reduction_vs_cloud.local_ml_engineer"], "MobileNet V2 J/image reduction Local ML vs Cloud")
-    _close(_median(c, "local_ml_engineer", "mobilenet_v2", "gpu_usage_pct"), targets[rq2 + "gpu_usage_pct.local_ml_engineer"],
-           "Local ML MobileNet V2 median GPU usage %")
-    _close(float(c[(c.environment == "cloud") & (c.architecture == "mobilenet_v2")].mean_gpu_power_w.mean()),
-           targets[rq2 + "mean_training_power_w.cloud"], "Cloud MobileNet V2 mean training power W")
+    _close(
+        1 - local / cloud,
+        targets[rq2 + "energy_reduction_vs_cloud.local_ml_engineer"],
+        "MobileNet V2 J/image reduction Local ML vs Cloud",
+    )
+    _close(
+        _median(c, "local_ml_engineer", "mobilenet_v2", "gpu_usage_pct"),
+        targets[rq2 + "gpu_usage_pct.local_ml_engineer"],
+        "Local ML MobileNet V2 median GPU usage %",
+    )
+    _close(
+        float(c[(c.environment == "cloud") & (c.architecture == "mobilenet_v2")].mean_gpu_power_w.mean()),
+        targets[rq2 + "mean_training_power_w.cloud"],
+        "Cloud MobileNet V2 mean training power W",
+    )
 
 
 def test_capabilities_of_seaa(seaa):
@@ -132,14 +142,19 @@ def test_reconvert_replaces_atomically(seaa, tmp_path):
 
 # -- small synthetic raw folders: matching rules, repository layout, errors ------------------------
 
+
 def _gpu_log(path: Path, start: str, n=20, renamed=False):
     t0 = pd.Timestamp(start)
     if renamed:
-        lines = ["timestamp,gpu_name,gpu_usage,gpu_memory_usage,gpu_total_memory,gpu_memory_used,gpu_power_draw,gpu_max_power,gpu_temperature"]
+        lines = [
+            "timestamp,gpu_name,gpu_usage,gpu_memory_usage,gpu_total_memory,gpu_memory_used,gpu_power_draw,gpu_max_power,gpu_temperature"
+        ]
         fmt = "{t},NVIDIA GeForce RTX 3090,50 %,10 %,24268 MiB,100 MiB,{p:.2f} W,350.00 W,50"
         ts = lambda t: t.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     else:
-        lines = ["timestamp, name, utilization.gpu [%], utilization.memory [%], memory.total [MiB], memory.used [MiB], power.draw [W], power.max_limit [W], temperature.gpu"]
+        lines = [
+            "timestamp, name, utilization.gpu [%], utilization.memory [%], memory.total [MiB], memory.used [MiB], power.draw [W], power.max_limit [W], temperature.gpu"
+        ]
         fmt = "{t}, NVIDIA GeForce RTX 3090, 50 %, 10 %, 24268 MiB, 100 MiB, {p:.2f} W, 350.00 W, 50"
         ts = lambda t: t.strftime("%Y/%m/%d %H:%M:%S.%f")[:-3]
     lines += [fmt.format(t=ts(t0 + pd.Timedelta(seconds=i)), p=100.0) for i in range(n)]
@@ -155,10 +170,26 @@ def _cpu_log(path: Path, start: str, n=20):
 
 def _metadata(path: Path, rows: list[tuple[str, str, int]]):
     df = pd.DataFrame(
-        [{"train_environment": e, "architecture": a, "run": r, "split number": 0, "training size": 23807,
-          "validation size": 10203, "batch size": 32, "GFLOPs": 10.0, "accuracy": 0.9, "precision": 0.9,
-          "recall": 0.9, "AUC": 0.9, "trained epochs": 2, "total seen images": 67904, "f1-score": 0.9}
-         for e, a, r in rows]
+        [
+            {
+                "train_environment": e,
+                "architecture": a,
+                "run": r,
+                "split number": 0,
+                "training size": 23807,
+                "validation size": 10203,
+                "batch size": 32,
+                "GFLOPs": 10.0,
+                "accuracy": 0.9,
+                "precision": 0.9,
+                "recall": 0.9,
+                "AUC": 0.9,
+                "trained epochs": 2,
+                "total seen images": 67904,
+                "f1-score": 0.9,
+            }
+            for e, a, r in rows
+        ]
     ).set_index(["train_environment", "architecture", "run"])
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_parquet(path)
@@ -175,7 +206,9 @@ def test_repository_layout_and_ledger(tmp_path):
             _cpu_log(d / f"cpu-mem-usage-{s}.csv", f"2023-01-01 {10 + i}:00:02")
     _cpu_log(d / "cpu-mem-usage-20230101T130000.csv", "2023-01-01 13:00:00")  # CPU log without GPU log
     # rows 0 and 1 match the first two logs; the third log has no row; (cloud, resnet50) has no logs
-    _metadata(top / "interim" / "model_metrics.gzip", [("cloud", "vgg16", 0), ("cloud", "vgg16", 1), ("cloud", "resnet50", 0)])
+    _metadata(
+        top / "interim" / "model_metrics.gzip", [("cloud", "vgg16", 0), ("cloud", "vgg16", 1), ("cloud", "resnet50", 0)]
+    )
     out = tmp_path / "canon"
     ledger = convert_seaa2023(tmp_path, out)
     runs = read_runs_table(out / "runs.csv").frame

@@ -35,9 +35,25 @@ def _measure(ds: Path) -> pd.DataFrame:
         cpu, _ = read_cpu_log(d / "cpu.csv")
         ep = read_epochs(d / "epochs.csv")
         m = run_energy(gpu, cpu, ep, r["train_start"]).metrics
-        rows.append({"run_id": rid, "n_cut": rep.n_cut, **{k: m[k] for k in (
-            "gpu_energy_j", "energy_j", "duration_s", "mean_gpu_power_w", "gpu_usage_pct",
-            "sampling_period_s", "min_epoch_duration_s", "epochs_measured")}})
+        rows.append(
+            {
+                "run_id": rid,
+                "n_cut": rep.n_cut,
+                **{
+                    k: m[k]
+                    for k in (
+                        "gpu_energy_j",
+                        "energy_j",
+                        "duration_s",
+                        "mean_gpu_power_w",
+                        "gpu_usage_pct",
+                        "sampling_period_s",
+                        "min_epoch_duration_s",
+                        "epochs_measured",
+                    )
+                },
+            }
+        )
     meas = pd.DataFrame(rows).set_index("run_id").add_prefix("m_")
     return runs.join(gt).join(meas)
 
@@ -91,9 +107,23 @@ def test_layout_v1(tiny):
     runs = pd.read_csv(tiny / "runs.csv", dtype=str, keep_default_na=False)
     assert list(runs.columns) == RUNS_COLUMNS
     assert RUNS_COLUMNS[:16] == [
-        "run_id", "environment", "gpu_model", "architecture", "dataset", "batch_size", "image_size",
-        "training_size", "validation_size", "total_ram_gb", "gflops", "return_code", "f1", "accuracy",
-        "epochs_trained", "train_start"]
+        "run_id",
+        "environment",
+        "gpu_model",
+        "architecture",
+        "dataset",
+        "batch_size",
+        "image_size",
+        "training_size",
+        "validation_size",
+        "total_ram_gb",
+        "gflops",
+        "return_code",
+        "f1",
+        "accuracy",
+        "epochs_trained",
+        "train_start",
+    ]
     assert runs["train_start"].str.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}").all()
     assert runs["image_size"].str.fullmatch(r"\d+").all()
     for rid in runs["run_id"]:
@@ -239,8 +269,11 @@ def test_outliers_are_flagged_by_isolation_forest(tiny_m, sample_m):
 
 
 def test_cloud_j_per_image_matches_the_paper(sample_m):
-    m = sample_m[(sample_m["environment"] == "cloud") & (sample_m["experiment"] == "block1")
-                 & sample_m["defect"].isin(["none", "cut_lines"])]
+    m = sample_m[
+        (sample_m["environment"] == "cloud")
+        & (sample_m["experiment"] == "block1")
+        & sample_m["defect"].isin(["none", "cut_lines"])
+    ]
     jpi = (m["energy_j"] / m["images_seen"]).groupby(m["architecture"]).median()
     for arch, target in PAPER_CLOUD_J_PER_IMAGE.items():
         assert abs(jpi[arch] / target - 1) < 0.15, (arch, jpi[arch])
@@ -254,7 +287,11 @@ def test_cloud_j_per_image_matches_the_paper(sample_m):
 
 def test_block2_batch_and_input_effects(sample_m):
     m = sample_m[(sample_m["experiment"] == "block2") & sample_m["defect"].isin(["none", "cut_lines"])]
-    e = (m["energy_j"] / m["images_seen"]).groupby([m["environment"], m["dataset"], m["batch_size"], m["image_size"]]).median()
+    e = (
+        (m["energy_j"] / m["images_seen"])
+        .groupby([m["environment"], m["dataset"], m["batch_size"], m["image_size"]])
+        .median()
+    )
     for (env, ds), _ in m.groupby(["environment", "dataset"]):
         assert e[(env, ds, 256, 128)] < e[(env, ds, 32, 128)]  # bigger batch, less energy
         assert e[(env, ds, 32, 128)] > e[(env, ds, 32, 75)]  # bigger input, more energy
@@ -309,7 +346,11 @@ def test_add_run(tmp_path):
     gt = pd.read_csv(out / "ground_truth.csv").set_index("run_id")
     assert rid in runs.index and rid in gt.index and len(runs) == len(gt) == 20
     d = out / "runs" / rid
-    m = run_energy(read_gpu_log(d / "gpu.csv")[0], read_cpu_log(d / "cpu.csv")[0], read_epochs(d / "epochs.csv"),
-                   runs.loc[rid, "train_start"]).metrics
+    m = run_energy(
+        read_gpu_log(d / "gpu.csv")[0],
+        read_cpu_log(d / "cpu.csv")[0],
+        read_epochs(d / "epochs.csv"),
+        runs.loc[rid, "train_start"],
+    ).metrics
     assert abs(m["energy_j"] / gt.loc[rid, "energy_j"] - 1) < 0.005
     assert np.isfinite(runs.loc[rid, "gflops"]) and runs.loc[rid, "return_code"] == 0

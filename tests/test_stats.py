@@ -35,23 +35,46 @@ def synthetic_runs(seed: int = 1, n: int = 12) -> pd.DataFrame:
             epi = base_e * rng.lognormal(0, 0.08)
             u = float(np.clip(usage + rng.normal(0, 3), 1, 100))
             dur = images * (0.5 + 0.1 * ARCHS.get(arch, 1.5)) / 1000 * rng.lognormal(0, 0.05)
-            rows.append(dict(
-                run_id=f"{env}-{arch}-{ds}-{batch}-{img}-{ram}-{len(rows):04d}", environment=env, architecture=arch,
-                dataset=ds, batch_size=batch, image_size=img, total_ram_gb=ram,
-                gflops=ARCHS.get(arch, 1.5) * (img / 128) ** 2, return_code=0,
-                f1=float(np.clip(f1 + rng.normal(0, 0.005), 0, 1)), images_seen=float(images),
-                energy_j=epi * images, energy_per_image_j=epi, duration_s=dur,
-                mean_gpu_power_w=epi * images / dur, gpu_usage_pct=u, max_power_w=tdp,
-                mean_ram_used_mb=6000 + 150 * ram + rng.normal(0, 200),
-            ))
+            rows.append(
+                dict(
+                    run_id=f"{env}-{arch}-{ds}-{batch}-{img}-{ram}-{len(rows):04d}",
+                    environment=env,
+                    architecture=arch,
+                    dataset=ds,
+                    batch_size=batch,
+                    image_size=img,
+                    total_ram_gb=ram,
+                    gflops=ARCHS.get(arch, 1.5) * (img / 128) ** 2,
+                    return_code=0,
+                    f1=float(np.clip(f1 + rng.normal(0, 0.005), 0, 1)),
+                    images_seen=float(images),
+                    energy_j=epi * images,
+                    energy_per_image_j=epi,
+                    duration_s=dur,
+                    mean_gpu_power_w=epi * images / dur,
+                    gpu_usage_pct=u,
+                    max_power_w=tdp,
+                    mean_ram_used_mb=6000 + 150 * ram + rng.normal(0, 200),
+                )
+            )
 
     for env, (_tdp, ram) in ENVS.items():
         for i, (arch, gf) in enumerate(ARCHS.items()):
             if env == "local_normal_user" and i > 1:
                 continue
             scale = {"local_normal_user": 0.7, "local_ml_engineer": 0.55, "cloud": 1.0}[env]
-            add(env, arch, "chesslive", 32, 128, ram, n, scale * (0.14 + 0.03 * i + 0.02 * gf), 20 + 15 * i,
-                0.96 + 0.005 * i)
+            add(
+                env,
+                arch,
+                "chesslive",
+                32,
+                128,
+                ram,
+                n,
+                scale * (0.14 + 0.03 * i + 0.02 * gf),
+                20 + 15 * i,
+                0.96 + 0.005 * i,
+            )
     for env in ("local_ml_engineer", "cloud"):
         ram = ENVS[env][1]
         for ds, b, img in itertools.product(["caltech101", "stanford_dogs"], [32, 256], [75, 128]):
@@ -157,8 +180,13 @@ def test_spearman_one_sided_matches_scipy_and_pingouin(runs, cfg):
 def test_ram_tables(runs, cfg):
     t = S.ram_tables(runs, cfg)
     t7 = t["table7_kruskal_ram"].set_index("variable")
-    sel = runs[(runs.environment == "cloud") & (runs.architecture == "inception_v3") & (runs.dataset == "stanford_dogs")
-               & (runs.batch_size == 256) & (runs.image_size == 128)]
+    sel = runs[
+        (runs.environment == "cloud")
+        & (runs.architecture == "inception_v3")
+        & (runs.dataset == "stanford_dogs")
+        & (runs.batch_size == 256)
+        & (runs.image_size == 128)
+    ]
     for v in S.RAM_VALUES:
         H, p = ss.kruskal(*_groups(sel, v, "total_ram_gb").values())
         assert t7.loc[v, "H"] == pytest.approx(H) and t7.loc[v, "p_value"] == pytest.approx(p)
@@ -168,8 +196,15 @@ def test_ram_tables(runs, cfg):
 
 
 def test_tradeoff_reductions_pareto():
-    tr = pd.DataFrame({"environment": ["e"] * 4, "architecture": list("abcd"), "n": [5, 5, 5, 5],
-                       "median_energy_per_image_j": [0.4, 0.3, 0.1, 0.35], "median_f1": [0.99, 0.98, 0.97, 0.95]})
+    tr = pd.DataFrame(
+        {
+            "environment": ["e"] * 4,
+            "architecture": list("abcd"),
+            "n": [5, 5, 5, 5],
+            "median_energy_per_image_j": [0.4, 0.3, 0.1, 0.35],
+            "median_f1": [0.99, 0.98, 0.97, 0.95],
+        }
+    )
     front = S.pareto_front(tr, "median_energy_per_image_j", "median_f1")
     assert list(front) == [True, True, True, False]  # d: costlier than b and worse F1
     pairs = S.reduction_pairs(tr, ["architecture"], scope="s")
@@ -218,10 +253,23 @@ def test_small_group_rows_say_why(runs, cfg):
 def test_sources_without_the_experiment_get_skipped_rows(cfg):
     two = synthetic_runs(n=1)
     two = two[two.architecture.isin(["resnet50"]) & (two.environment == "cloud")].assign(environment="H100 server")
-    out = {**S.rq1_tables(two, cfg), **S.rq2_tables(two, cfg), **S.tradeoff_tables(two, cfg),
-           **S.ram_tables(two, cfg), **S.batch_input_tables(two, cfg)}
-    for name in ("table3_normality_rq1", "kruskal_dunn_rq1", "table6_spearman_flops", "table4_normality_rq2",
-                 "kruskal_dunn_rq2", "table5_normality_ram", "table7_kruskal_ram", "batch_input"):
+    out = {
+        **S.rq1_tables(two, cfg),
+        **S.rq2_tables(two, cfg),
+        **S.tradeoff_tables(two, cfg),
+        **S.ram_tables(two, cfg),
+        **S.batch_input_tables(two, cfg),
+    }
+    for name in (
+        "table3_normality_rq1",
+        "kruskal_dunn_rq1",
+        "table6_spearman_flops",
+        "table4_normality_rq2",
+        "kruskal_dunn_rq2",
+        "table5_normality_ram",
+        "table7_kruskal_ram",
+        "batch_input",
+    ):
         t = out[name]
         assert len(t) == 1 and t.status.iloc[0] == "skipped" and t.note.iloc[0].startswith("skipped: "), name
     assert "H100 server" in out["table3_normality_rq1"].note.iloc[0]
@@ -236,8 +284,9 @@ def test_sources_without_the_experiment_get_skipped_rows(cfg):
 
 def test_markdown_carries_label_and_p_adjust(runs, cfg):
     t = S.rq1_tables(runs, cfg)
-    md = S.markdown_document("T", [("", t["kruskal_dunn_rq1"])], label="synthetic sample (x)", source="sample",
-                             notes=["adjusted with holm"])
+    md = S.markdown_document(
+        "T", [("", t["kruskal_dunn_rq1"])], label="synthetic sample (x)", source="sample", notes=["adjusted with holm"]
+    )
     assert "> **Data label:** synthetic sample (x)" in md and "holm" in md and "| variable |" in md
 
 
@@ -275,8 +324,7 @@ def test_seaa2023_rq1_kruskal(seaa_runs, cfg):
     e = k.loc["energy_per_image_j"]
     assert e.k == 5 and e.n >= 100
     assert e.eta2 >= 0.8 and e.p_value < 1e-15  # paper: H 116.85, p 2.51e-24, eta2 0.92
-    cloud = seaa_runs[seaa_runs.environment == "cloud"].assign(
-        energy_per_image_j=lambda d: d.energy_j / d.images_seen)
+    cloud = seaa_runs[seaa_runs.environment == "cloud"].assign(energy_per_image_j=lambda d: d.energy_j / d.images_seen)
     H, p = ss.kruskal(*_groups(cloud, "energy_per_image_j", "architecture").values())
     assert e.H == pytest.approx(H) and e.p_value == pytest.approx(p, rel=1e-9)
     assert ("nasnet_mobile", "xception") in {tuple(sorted(x.split(" – "))) for x in e.not_different.split("; ")}
@@ -306,14 +354,28 @@ def test_seaa2023_cis_contain_their_estimates(seaa_runs):
     d = out["kruskal_dunn_rq1_dunn"]
     assert ((d.cliffs_delta_ci_low <= d.cliffs_delta) & (d.cliffs_delta <= d.cliffs_delta_ci_high)).all()
     sep = d[d.cliffs_delta.abs() == 1]
-    assert len(sep) and (sep.cliffs_delta_ci_low == sep.cliffs_delta).all() and sep.ci_note.str.contains("degenerate").all()
+    assert (
+        len(sep)
+        and (sep.cliffs_delta_ci_low == sep.cliffs_delta).all()
+        and sep.ci_note.str.contains("degenerate").all()
+    )
     t6 = out["table6_spearman_flops"]
     assert ((t6.rho_ci_low < t6.rho) & (t6.rho < t6.rho_ci_high)).all()
 
 
 def test_markdown_shows_cis_beside_their_values():
-    df = pd.DataFrame({"group": ["a"], "reduction": [0.6378], "reduction_ci_low": [0.6321], "reduction_ci_high": [0.6413],
-                       "rho": [0.79], "rho_ci_low": [np.nan], "rho_ci_high": [np.nan], "ci_note": [""]})
+    df = pd.DataFrame(
+        {
+            "group": ["a"],
+            "reduction": [0.6378],
+            "reduction_ci_low": [0.6321],
+            "reduction_ci_high": [0.6413],
+            "rho": [0.79],
+            "rho_ci_low": [np.nan],
+            "rho_ci_high": [np.nan],
+            "ci_note": [""],
+        }
+    )
     md = S.markdown_table(df)
     head, _, row = md.split("\n")
     assert head == "| group | reduction [CI] | rho [CI] | ci_note |"

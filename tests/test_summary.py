@@ -19,7 +19,9 @@ def _source(root: Path, name: str, verdicts: dict[str, str], skipped: dict[str, 
         p = d / a.output
         if p.suffix == ".csv" and not p.exists():
             if Path(a.output).name in skipped:
-                t = pd.DataFrame([{"analysis": "x", "status": "skipped", "note": f"skipped: {skipped[Path(a.output).name]}"}])
+                t = pd.DataFrame(
+                    [{"analysis": "x", "status": "skipped", "note": f"skipped: {skipped[Path(a.output).name]}"}]
+                )
             else:
                 t = pd.DataFrame([{"analysis": "x", "status": "ok", "note": ""}])
             t.to_csv(p, index=False)
@@ -34,17 +36,29 @@ def test_real_synthetic_and_missing(tmp_path):
         "table5_rq31_normality_ram.energy.shapiro.8.stat": NA,
         "rq1_cloud_chesslive.energy_j_per_image.vgg16": PASS,
     }
-    _source(tmp_path, "seaa2023", real_verdicts,
-            {"table5_normality_ram.csv": "no allocated-RAM experiment in this source",
-             "table7_kruskal_ram.csv": "no allocated-RAM experiment in this source",
-             "stabilizing_summary.csv": "no epoch markers"})
-    _source(tmp_path, "sample", {"table3_rq1_normality_cloud.energy.shapiro.vgg16.stat": SYNTHETIC},
-            {"stabilizing_summary.csv": "too few runs"})
+    _source(
+        tmp_path,
+        "seaa2023",
+        real_verdicts,
+        {
+            "table5_normality_ram.csv": "no allocated-RAM experiment in this source",
+            "table7_kruskal_ram.csv": "no allocated-RAM experiment in this source",
+            "stabilizing_summary.csv": "no epoch markers",
+        },
+    )
+    _source(
+        tmp_path,
+        "sample",
+        {"table3_rq1_normality_cloud.energy.shapiro.vgg16.stat": SYNTHETIC},
+        {"stabilizing_summary.csv": "too few runs"},
+    )
     table = S.where_reproduced(tmp_path, {"seaa2023": True, "sample": False})
     assert len(table) == 2 * len(S.ARTIFACTS)
     t3 = table[(table.artifact == "Table 3") & (table.source == "seaa2023")].iloc[0]
     assert (t3[PASS], t3[FAIL], t3[S.WITHIN_RANGE], t3[NA]) == (1, 1, 1, 0)
-    md = S.to_markdown(table, {"seaa2023": "SEAA 2023 (real)", "sample": "synthetic sample"}, "snakemake --report r.html")
+    md = S.to_markdown(
+        table, {"seaa2023": "SEAA 2023 (real)", "sample": "synthetic sample"}, "snakemake --report r.html"
+    )
     rows = {line.split(" | ")[0].strip("| "): line for line in md.splitlines() if line.startswith("| ")}
     assert "**real measurements** (seaa2023)" in rows["Table 3"]
     assert "seaa2023: 1 pass, 1 fail, 1 within outlier-seed range" in rows["Table 3"]
@@ -66,11 +80,14 @@ def test_missing_table_is_not_reproduced(tmp_path):
 
 
 def test_claims_line_counts_real_sources_only(tmp_path):
-    for s, verdicts in {"real": ["holds", "holds", "does not hold", "not testable with this data"],
-                        "synth": ["synthetic: no verdict"] * 3}.items():
+    for s, verdicts in {
+        "real": ["holds", "holds", "does not hold", "not testable with this data"],
+        "synth": ["synthetic: no verdict"] * 3,
+    }.items():
         (tmp_path / s).mkdir()
-        pd.DataFrame({"claim_id": range(len(verdicts)), "verdict": verdicts}).to_csv(tmp_path / s / "claims.csv",
-                                                                                  index=False)
+        pd.DataFrame({"claim_id": range(len(verdicts)), "verdict": verdicts}).to_csv(
+            tmp_path / s / "claims.csv", index=False
+        )
     line = S.claims_line(tmp_path, {"real": True, "synth": False})
     assert line.startswith(S.CLAIMS_LINE)
     assert "**2 of 4** on ``real`` (1 do not hold, 1 not testable with these data)" in line and "synth" not in line

@@ -20,8 +20,15 @@ BOOT = U.BootstrapConfig(n_resamples=1999, seed=42)
 
 def scipy_ci(samples, statistic, seed=42, n=1999, paired=False, method="BCa"):
     """The reference: scipy.stats.bootstrap with a plain (non-vectorized) statistic."""
-    res = ss.bootstrap(samples, statistic, n_resamples=n, vectorized=False, paired=paired, method=method,
-                       rng=np.random.default_rng(seed))
+    res = ss.bootstrap(
+        samples,
+        statistic,
+        n_resamples=n,
+        vectorized=False,
+        paired=paired,
+        method=method,
+        rng=np.random.default_rng(seed),
+    )
     return res.confidence_interval.low, res.confidence_interval.high
 
 
@@ -63,8 +70,9 @@ def test_spearman_ci_resamples_pairs(data):
     ci = U.spearman_ci(x, y, BOOT)
     lo, hi = scipy_ci((x, y), lambda u, v: ss.spearmanr(u, v).statistic, paired=True)
     assert (ci.low, ci.high) == pytest.approx((lo, hi), rel=1e-9)
-    pgi = pg.compute_bootci(x, y, func="spearman", paired=True, n_boot=1999, seed=np.random.default_rng(42),
-                            decimals=12)
+    pgi = pg.compute_bootci(
+        x, y, func="spearman", paired=True, n_boot=1999, seed=np.random.default_rng(42), decimals=12
+    )
     assert (ci.low, ci.high) == pytest.approx(tuple(pgi), abs=1e-9)
     assert ci.contains(ss.spearmanr(x, y).statistic)
 
@@ -84,8 +92,12 @@ def test_cliffs_delta_ci_equals_scipy_with_the_brute_force_delta(data):
 
 def test_rerun_identical_other_seed_different(data):
     a, b, x, y = data
-    for f, args in ((U.median_ci, (a,)), (U.reduction_ci, (a, b)), (U.spearman_ci, (x, y)),
-                    (U.cliffs_delta_ci, (a, b))):
+    for f, args in (
+        (U.median_ci, (a,)),
+        (U.reduction_ci, (a, b)),
+        (U.spearman_ci, (x, y)),
+        (U.cliffs_delta_ci, (a, b)),
+    ):
         first, again = f(*args, BOOT), f(*args, BOOT)
         other = f(*args, U.BootstrapConfig(n_resamples=1999, seed=43))
         assert (first.low, first.high) == (again.low, again.high), f.__name__
@@ -133,8 +145,11 @@ def test_bad_config_raises_with_the_key():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.integers(0, 6), min_size=1, max_size=15), st.lists(st.integers(0, 6), min_size=1, max_size=15),
-       st.integers(1, 4))
+@given(
+    st.lists(st.integers(0, 6), min_size=1, max_size=15),
+    st.lists(st.integers(0, 6), min_size=1, max_size=15),
+    st.integers(1, 4),
+)
 def test_rank_statistics_by_counting_equal_scipy(xs, ys, batch):
     """Mid-ranks, Spearman's ρ and Cliff's δ by counting codes equal scipy's rankdata/spearmanr and
     the pairwise count, for tied integer data and batched (2-D) inputs."""
@@ -176,14 +191,20 @@ def test_tables_carry_the_cis_of_their_statistics():
     vgg = runs.query("environment == 'cloud' and architecture == 'vgg16'")
     ci = U.median_ci(vgg.energy_per_image_j, boot)
     assert (row.median_energy_per_image_j_ci_low, row.median_energy_per_image_j_ci_high) == (ci.low, ci.high)
-    assert row.median_energy_per_image_j_ci_low <= row.median_energy_per_image_j <= row.median_energy_per_image_j_ci_high
+    assert (
+        row.median_energy_per_image_j_ci_low <= row.median_energy_per_image_j <= row.median_energy_per_image_j_ci_high
+    )
     red = tr["reductions"].query("scope == 'architectures in cloud' and `from` == 'vgg16' and to == 'mobilenet_v2'")
     mob = runs.query("environment == 'cloud' and architecture == 'mobilenet_v2'")
     r = U.reduction_ci(vgg.energy_per_image_j, mob.energy_per_image_j, boot)
     f = U.reduction_ci(vgg.f1, mob.f1, boot)
     got = red.iloc[0]
     assert (got.reduction_ci_low, got.reduction_ci_high, got.f1_decrease_ci_low, got.f1_decrease_ci_high) == (
-        r.low, r.high, f.low, f.high)
+        r.low,
+        r.high,
+        f.low,
+        f.high,
+    )
     summ = tr["reductions_summary"].set_index("statistic").loc["max reduction from vgg16"]
     assert summ["to"] == "mobilenet_v2" and summ.reduction_ci_low == r.low
     t6 = S.rq1_tables(runs, cfg)

@@ -13,10 +13,14 @@ from typer.testing import CliRunner
 from dlenergy.cli import app
 from dlenergy.validate import has_fatal, validate_dataset
 
-HEADER = ("run_id,environment,gpu_model,architecture,dataset,batch_size,image_size,training_size,"
-          "validation_size,total_ram_gb,gflops,return_code")
-GPU_HEADER = ("timestamp, name, utilization.gpu [%], utilization.memory [%], memory.total [MiB], "
-              "memory.used [MiB], power.draw [W], power.limit [W], temperature.gpu")
+HEADER = (
+    "run_id,environment,gpu_model,architecture,dataset,batch_size,image_size,training_size,"
+    "validation_size,total_ram_gb,gflops,return_code"
+)
+GPU_HEADER = (
+    "timestamp, name, utilization.gpu [%], utilization.memory [%], memory.total [MiB], "
+    "memory.used [MiB], power.draw [W], power.limit [W], temperature.gpu"
+)
 
 
 def gpu_lines(n=12, t0=0):
@@ -44,8 +48,11 @@ def write(path: Path, lines: list[str]):
 @pytest.fixture
 def dataset(tmp_path) -> Path:
     root = tmp_path / "ds"
-    rows = [HEADER, "run-a,cloud,RTX 3090,vgg16,chess,32,128,1000,100,16,10.5,0",
-            "run-b,cloud,RTX 3090,resnet50,chess,32,128,1000,100,16,2.5,0"]
+    rows = [
+        HEADER,
+        "run-a,cloud,RTX 3090,vgg16,chess,32,128,1000,100,16,10.5,0",
+        "run-b,cloud,RTX 3090,resnet50,chess,32,128,1000,100,16,2.5,0",
+    ]
     write(root / "runs.csv", rows)
     for rid in ("run-a", "run-b"):
         write(root / "runs" / rid / "gpu.csv", gpu_lines())
@@ -195,8 +202,14 @@ def test_cli_exit_codes(dataset):
 def _cli_not_a_terminal(*args: str) -> subprocess.CompletedProcess:
     """``python -m dlenergy ARGS`` as CI or a pipe runs it: no COLUMNS, stdin/stdout/stderr not a terminal."""
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "FORCE_COLOR", "TERM")}
-    return subprocess.run([sys.executable, "-m", "dlenergy", *args], stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "dlenergy", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_cli_output_is_never_hard_wrapped_off_a_terminal(tmp_path, dataset):
@@ -222,8 +235,9 @@ def test_cli_output_is_never_hard_wrapped_off_a_terminal(tmp_path, dataset):
     missing = long_root / "no_such_dataset"
     res = _cli_not_a_terminal("ingest", str(missing), "--out", str(tmp_path / "out"))
     assert res.returncode == 1
-    assert res.stderr.splitlines() == [f"error: {missing / 'runs.csv'}: runs table not found "
-                                       "(layout v1 needs DATASET/runs.csv)"]
+    assert res.stderr.splitlines() == [
+        f"error: {missing / 'runs.csv'}: runs table not found (layout v1 needs DATASET/runs.csv)"
+    ]
 
 
 def test_cli_console_keeps_rich_formatting_on_a_terminal():

@@ -35,8 +35,11 @@ def parse(argv=None):
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto", help="auto (cuda when available) | cuda | cpu")
-    ap.add_argument("--print-gflops", action="store_true",
-                    help="print the model's forward GFLOPs for one image (multiply-adds x 2) and exit")
+    ap.add_argument(
+        "--print-gflops",
+        action="store_true",
+        help="print the model's forward GFLOPs for one image (multiply-adds x 2) and exit",
+    )
     return ap.parse_args(argv)
 
 
@@ -73,8 +76,9 @@ def main(argv=None) -> int:
     if a.print_gflops:
         print(f"{forward_gflops(model, a.image_size):.4f}")
         return 0
-    device = torch.device("cuda" if a.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if a.device == "auto" else a.device))
+    device = torch.device(
+        "cuda" if a.device == "auto" and torch.cuda.is_available() else ("cpu" if a.device == "auto" else a.device)
+    )
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed)
     patterns = class_patterns(a.classes, a.image_size, gen, device)
@@ -84,8 +88,11 @@ def main(argv=None) -> int:
     opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4)
     loss_fn = torch.nn.CrossEntropyLoss()
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    print(f"{a.model} on {device}: {a.train_size} training / {a.val_size} validation images of "
-          f"{a.image_size}px, batch {a.batch_size}, {a.epochs} epochs", flush=True)
+    print(
+        f"{a.model} on {device}: {a.train_size} training / {a.val_size} validation images of "
+        f"{a.image_size}px, batch {a.batch_size}, {a.epochs} epochs",
+        flush=True,
+    )
     sync()
     dlenergy.mark_train_start()  # set-up done: the training window starts here, as the paper's train_start
     for epoch in range(a.epochs):
@@ -94,7 +101,7 @@ def main(argv=None) -> int:
         order = torch.randperm(a.train_size, device=device)
         total = torch.zeros((), device=device)
         for i in range(0, a.train_size, a.batch_size):
-            idx = order[i:i + a.batch_size]
+            idx = order[i : i + a.batch_size]
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(xtr[idx]), ytr[idx])
             loss.backward()
@@ -104,7 +111,7 @@ def main(argv=None) -> int:
         correct = torch.zeros((), device=device)
         with torch.no_grad():
             for i in range(0, a.val_size, a.batch_size):
-                correct += (model(xva[i:i + a.batch_size]).argmax(1) == yva[i:i + a.batch_size]).sum()
+                correct += (model(xva[i : i + a.batch_size]).argmax(1) == yva[i : i + a.batch_size]).sum()
         sync()  # the epoch ends when the GPU's work has ended, not when it was queued
         train_loss = float(total) / a.train_size
         val_acc = float(correct) / a.val_size

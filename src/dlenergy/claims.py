@@ -83,10 +83,12 @@ def is_synthetic(dataset: str | Path) -> bool:
 
 def tables_of(claims: list[dict]) -> set[str]:
     """The table names the claims' checks read (sub-checks included)."""
+
     def walk(c):
         yield from ([c["table"]] if "table" in c else [])
         for sub in c.get("checks", []):
             yield from walk(sub)
+
     return {t for cl in claims for t in walk(cl["check"])}
 
 
@@ -128,8 +130,10 @@ class Tables:
         if ok_only and "status" in rows:
             bad = rows[rows["status"].astype(str) != "ok"]
             if len(bad):
-                raise Untestable(f"{name}.csv [{_where(where)}]: status {bad['status'].iloc[0]}"
-                                 + (f" ({_note(bad)})" if _note(bad) else ""))
+                raise Untestable(
+                    f"{name}.csv [{_where(where)}]: status {bad['status'].iloc[0]}"
+                    + (f" ({_note(bad)})" if _note(bad) else "")
+                )
         return rows
 
 
@@ -164,7 +168,9 @@ def _value(rows: pd.DataFrame, column: str, name: str, where: dict | None) -> fl
     if len(rows) != 1:
         raise Untestable(f"{name}.csv [{_where(where)}]: {len(rows)} rows, the check needs one")
     if not np.isfinite(vals.iloc[0]):
-        raise Untestable(f"{name}.csv [{_where(where)}]: {column} is empty" + (f" ({_note(rows)})" if _note(rows) else ""))
+        raise Untestable(
+            f"{name}.csv [{_where(where)}]: {column} is empty" + (f" ({_note(rows)})" if _note(rows) else "")
+        )
     return float(vals.iloc[0])
 
 
@@ -198,8 +204,11 @@ def _labels(c: dict, rows: pd.DataFrame) -> list[str]:
     if listed:
         return listed
     skip = {"analysis", "subset", "status", "note", "ci_note", "data_label"}
-    return [k for k in rows.columns
-            if k not in skip and not pd.api.types.is_numeric_dtype(rows[k]) and rows[k].nunique() > 1]
+    return [
+        k
+        for k in rows.columns
+        if k not in skip and not pd.api.types.is_numeric_dtype(rows[k]) and rows[k].nunique() > 1
+    ]
 
 
 def _require(rows: pd.DataFrame, c: dict) -> None:
@@ -208,8 +217,10 @@ def _require(rows: pd.DataFrame, c: dict) -> None:
         have = {str(x) for x in rows[col].dropna()} if col in rows else set()
         missing = [str(w) for w in (wanted if isinstance(wanted, list) else [wanted]) if str(w) not in have]
         if missing:
-            raise Untestable(f"no {col} = {', '.join(missing)} in {c['table']}.csv [{_where(c.get('where'))}] "
-                             f"(present: {', '.join(sorted(have)) or 'none'})")
+            raise Untestable(
+                f"no {col} = {', '.join(missing)} in {c['table']}.csv [{_where(c.get('where'))}] "
+                f"(present: {', '.join(sorted(have)) or 'none'})"
+            )
 
 
 def _holds(state: bool) -> str:
@@ -219,8 +230,11 @@ def _holds(state: bool) -> str:
 def _compare(v, op: str, threshold, tol: float) -> bool:
     """``v op threshold`` with ``tol`` of slack (== on text compares as text)."""
     if op == "==":
-        return _same(v, threshold) if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) \
+        return (
+            _same(v, threshold)
+            if not isinstance(threshold, (int, float)) or isinstance(threshold, bool)
             else abs(float(v) - threshold) <= tol
+        )
     if op == "between":
         lo, hi = threshold
         return lo - tol <= float(v) <= hi + tol
@@ -251,6 +265,7 @@ def check(name: str):
     def register(f):
         CHECKS[name] = f
         return f
+
     return register
 
 
@@ -260,8 +275,11 @@ def check_value(c: dict, t: Tables) -> Outcome:
     rows = t.rows(c["table"], c.get("where"))
     _require(rows, c)
     if "n_rows" in c and len(rows) != int(c["n_rows"]):
-        return Outcome(FAILS, f"{c['table']}.csv [{_where(c.get('where'))}]: {len(rows)} row(s), the claim needs "
-                              f"{c['n_rows']}: " + ", ".join(_label(r, _labels(c, rows)) for _, r in rows.iterrows()))
+        return Outcome(
+            FAILS,
+            f"{c['table']}.csv [{_where(c.get('where'))}]: {len(rows)} row(s), the claim needs "
+            f"{c['n_rows']}: " + ", ".join(_label(r, _labels(c, rows)) for _, r in rows.iterrows()),
+        )
     col, op, tol, other = c["column"], c["op"], float(c.get("tolerance", 0) or 0), c.get("column_b")
     for name in (col, other):
         if name and name not in rows:
@@ -273,13 +291,21 @@ def check_value(c: dict, t: Tables) -> Outcome:
         if _missing(v) or (other and _missing(r[other])):
             raise Untestable(f"{c['table']}.csv [{_where(c.get('where'))}, {label}]: {col} is empty")
         ci = _ci(r.to_frame().T, col)
-        parts.append((f"{label}: " if len(rows) > 1 else "") + _num(v) + (f" vs {_num(thr)}" if other else "")
-                     + (f" [CI {_num(ci[0])}, {_num(ci[1])}]" if ci else ""))
+        parts.append(
+            (f"{label}: " if len(rows) > 1 else "")
+            + _num(v)
+            + (f" vs {_num(thr)}" if other else "")
+            + (f" [CI {_num(ci[0])}, {_num(ci[1])}]" if ci else "")
+        )
         if not _compare(v, op, thr, tol):
             failed.append(label)
     rhs = (f"{c.get('factor', 1):g} × {other}" if other else _show(c["threshold"])) + (f" ± {tol:g}" if tol else "")
-    shown = "; ".join(parts) if len(parts) <= 8 else f"{len(rows) - len(failed)} of {len(rows)} rows satisfy it" + (
-        f"; not: {', '.join(failed[:5])}{' ...' if len(failed) > 5 else ''}" if failed else "")
+    shown = (
+        "; ".join(parts)
+        if len(parts) <= 8
+        else f"{len(rows) - len(failed)} of {len(rows)} rows satisfy it"
+        + (f"; not: {', '.join(failed[:5])}{' ...' if len(failed) > 5 else ''}" if failed else "")
+    )
     ev = f"{c['table']}.csv [{_where(c.get('where'))}] {col} = {shown} (claim: {op} {rhs})"
     return Outcome(_holds(not failed), ev)
 
@@ -294,11 +320,11 @@ def check_approx(c: dict, t: Tables) -> Outcome:
     v, text = _cell(rows, c["column"], c["table"], c["where"])
     paper, tol = float(c["paper"]), c["tolerance"]
     within = ("absolute" in tol and abs(v - paper) <= tol["absolute"] + 1e-12) or (
-        "relative" in tol and paper != 0 and abs(v / paper - 1) <= tol["relative"] + 1e-12)
+        "relative" in tol and paper != 0 and abs(v / paper - 1) <= tol["relative"] + 1e-12
+    )
     ci = _ci(rows, c["column"]) if c.get("ci", True) else None
     in_ci = bool(ci and ci[0] <= paper <= ci[1])
-    ev = (f"{text}; paper {_num(paper)}: difference {v - paper:+.3g} "
-          f"({'within' if within else 'outside'} the tolerance)")
+    ev = f"{text}; paper {_num(paper)}: difference {v - paper:+.3g} ({'within' if within else 'outside'} the tolerance)"
     if ci:
         ev += f"; the paper's value is {'inside' if in_ci else 'outside'} the CI"
     return Outcome(_holds(within or in_ci), ev)
@@ -313,14 +339,21 @@ def _ranked(c: dict, t: Tables, where: dict | None) -> list[tuple[str, float, st
         v = pd.to_numeric(pd.Series([r.get(c["column"])]), errors="coerce").iloc[0]
         if np.isfinite(v):
             ci = _ci(r.to_frame().T, c["column"])
-            out.append((str(r[c["key"]]), float(v), f"{r[c['key']]} {_num(v)}"
-                        + (f" [CI {_num(ci[0])}, {_num(ci[1])}]" if ci else "")))
+            out.append(
+                (
+                    str(r[c["key"]]),
+                    float(v),
+                    f"{r[c['key']]} {_num(v)}" + (f" [CI {_num(ci[0])}, {_num(ci[1])}]" if ci else ""),
+                )
+            )
     need = c.get("require", {}).get(c["key"], [])
     empty = [str(k) for k in (need if isinstance(need, list) else [need]) if str(k) not in {x[0] for x in out}]
     if empty:
         why = _note(rows[rows[c["key"]].astype(str).isin(empty)])
-        raise Untestable(f"{c['table']}.csv: {c['column']} is empty for {c['key']} = {', '.join(empty)}"
-                         + (f" ({why})" if why else ""))
+        raise Untestable(
+            f"{c['table']}.csv: {c['column']} is empty for {c['key']} = {', '.join(empty)}"
+            + (f" ({why})" if why else "")
+        )
     return sorted(out, key=lambda x: -x[1])
 
 
@@ -328,11 +361,15 @@ def _ranked(c: dict, t: Tables, where: dict | None) -> list[tuple[str, float, st
 def check_extreme(c: dict, t: Tables) -> Outcome:
     ranked = _ranked(c, t, c.get("where"))
     if len(ranked) < 2:
-        raise Untestable(f"{c['table']}.csv [{_where(c.get('where'))}]: {len(ranked)} value(s) of {c['column']}; "
-                         "a maximum needs two")
+        raise Untestable(
+            f"{c['table']}.csv [{_where(c.get('where'))}]: {len(ranked)} value(s) of {c['column']}; a maximum needs two"
+        )
     top = ranked[0] if c["extreme"] == "max" else ranked[-1]
-    ev = (f"{c['table']}.csv [{_where(c.get('where'))}] {c['column']} by {c['key']}: "
-          + ", ".join(x[2] for x in ranked) + f"; {c['extreme']}: {top[0]} (claim: {c['expected']})")
+    ev = (
+        f"{c['table']}.csv [{_where(c.get('where'))}] {c['column']} by {c['key']}: "
+        + ", ".join(x[2] for x in ranked)
+        + f"; {c['extreme']}: {top[0]} (claim: {c['expected']})"
+    )
     return Outcome(_holds(top[0] == str(c["expected"])), ev)
 
 
@@ -372,8 +409,10 @@ def check_pair_set(c: dict, t: Tables) -> Outcome:
     mode = c["mode"]
     ok = {"equal": got == want, "includes": want <= got, "excludes": not (want & got)}[mode]
     adj = f", Dunn p adjusted: {row['p_adjust']}" if "p_adjust" in row else ""
-    ev = (f"{c['table']}.csv [{_where(c['where'])}] not different{adj}: {_fmt_pairs(got) or 'none'} "
-          f"(claim: {mode} {_fmt_pairs(want) or 'none'})")
+    ev = (
+        f"{c['table']}.csv [{_where(c['where'])}] not different{adj}: {_fmt_pairs(got) or 'none'} "
+        f"(claim: {mode} {_fmt_pairs(want) or 'none'})"
+    )
     return Outcome(_holds(ok), ev)
 
 
@@ -385,8 +424,10 @@ def _require_groups(rows: pd.DataFrame, c: dict) -> None:
     have = {g.strip() for g in str(rows["groups"].iloc[0]).split(",")} if "groups" in rows and len(rows) else set()
     missing = [g for g in need if g not in have]
     if missing:
-        raise Untestable(f"{c['table']}.csv [{_where(c['where'])}] compares {', '.join(sorted(have)) or 'no groups'}; "
-                         f"the claim needs {', '.join(missing)} too")
+        raise Untestable(
+            f"{c['table']}.csv [{_where(c['where'])}] compares {', '.join(sorted(have)) or 'no groups'}; "
+            f"the claim needs {', '.join(missing)} too"
+        )
 
 
 @check("dunn_pair")
@@ -397,15 +438,22 @@ def check_dunn_pair(c: dict, t: Tables) -> Outcome:
     pair = rows[((ga == a) & (gb == b)) | ((ga == b) & (gb == a))]
     if pair.empty:
         groups = sorted(set(ga) | set(gb))
-        raise Untestable(f"no Dunn pair {a} – {b} in {c['table']}.csv [{_where(c['where'])}] "
-                         f"(groups: {', '.join(groups) or 'none'})")
+        raise Untestable(
+            f"no Dunn pair {a} – {b} in {c['table']}.csv [{_where(c['where'])}] (groups: {', '.join(groups) or 'none'})"
+        )
     r = pair.iloc[0]
     sig = str(r["significant"]).strip().lower() == "true"
     ci = _ci(pair, "cliffs_delta")
-    delta = f", Cliff's δ({r['group_a']}, {r['group_b']}) = {_num(r['cliffs_delta'])}" + (
-        f" [CI {_num(ci[0])}, {_num(ci[1])}]" if ci else "") if "cliffs_delta" in r else ""
-    ev = (f"{c['table']}.csv [{_where(c['where'])}] {a} – {b}: p adjusted ({r.get('p_adjust', '')}) = "
-          f"{_num(r['p_adjusted'])}, significant = {sig}{delta} (claim: significant = {bool(c['significant'])})")
+    delta = (
+        f", Cliff's δ({r['group_a']}, {r['group_b']}) = {_num(r['cliffs_delta'])}"
+        + (f" [CI {_num(ci[0])}, {_num(ci[1])}]" if ci else "")
+        if "cliffs_delta" in r
+        else ""
+    )
+    ev = (
+        f"{c['table']}.csv [{_where(c['where'])}] {a} – {b}: p adjusted ({r.get('p_adjust', '')}) = "
+        f"{_num(r['p_adjusted'])}, significant = {sig}{delta} (claim: significant = {bool(c['significant'])})"
+    )
     return Outcome(_holds(sig == bool(c["significant"])), ev)
 
 
@@ -422,11 +470,15 @@ def check_compare_groups(c: dict, t: Tables) -> Outcome:
             got |= {str(p)} if holds else set()
             parts.append(f"{p}: {a} {_num(va.iloc[0])} {'' if holds else 'not '}{c['op']} {b} {_num(vb.iloc[0])}")
     if not parts:
-        raise Untestable(f"no {c['per']} of {c['table']}.csv [{_where(c.get('where'))}] has both "
-                         f"{c['key']} = {a} and {b}")
+        raise Untestable(
+            f"no {c['per']} of {c['table']}.csv [{_where(c.get('where'))}] has both {c['key']} = {a} and {b}"
+        )
     want = {str(x) for x in c["expected"]}
-    ev = (f"{c['table']}.csv [{_where(c.get('where'))}] {col}: " + "; ".join(parts)
-          + f" (claim: {a} {c['op']} {b} exactly for {', '.join(sorted(want)) or 'none'})")
+    ev = (
+        f"{c['table']}.csv [{_where(c.get('where'))}] {col}: "
+        + "; ".join(parts)
+        + f" (claim: {a} {c['op']} {b} exactly for {', '.join(sorted(want)) or 'none'})"
+    )
     return Outcome(_holds(got == want), ev)
 
 
@@ -445,13 +497,19 @@ def check_monotone(c: dict, t: Tables) -> Outcome:
         tested += 1
         d = np.diff(s["_y"].to_numpy())
         if not (np.all(d > 0) if inc else np.all(d < 0)):
-            bad.append(f"{'/'.join(map(str, key if isinstance(key, tuple) else (key,)))}: "
-                       + ", ".join(f"{_num(x)} → {_num(y)}" for x, y in zip(s["_x"], s["_y"])))
+            bad.append(
+                f"{'/'.join(map(str, key if isinstance(key, tuple) else (key,)))}: "
+                + ", ".join(f"{_num(x)} → {_num(y)}" for x, y in zip(s["_x"], s["_y"]))
+            )
     if not tested:
-        raise Untestable(f"{c['table']}.csv [{_where(c.get('where'))}]: no {'/'.join(by)} group with two "
-                         f"levels of {c['x']} (status ok)")
-    ev = (f"{c['table']}.csv [{_where(c.get('where'))}] {c['y']} {c['direction']} in {c['x']} in "
-          f"{tested - len(bad)} of {tested} {'/'.join(by)} groups" + (f"; not: {' | '.join(bad)}" if bad else ""))
+        raise Untestable(
+            f"{c['table']}.csv [{_where(c.get('where'))}]: no {'/'.join(by)} group with two "
+            f"levels of {c['x']} (status ok)"
+        )
+    ev = (
+        f"{c['table']}.csv [{_where(c.get('where'))}] {c['y']} {c['direction']} in {c['x']} in "
+        f"{tested - len(bad)} of {tested} {'/'.join(by)} groups" + (f"; not: {' | '.join(bad)}" if bad else "")
+    )
     return Outcome(_holds(not bad), ev)
 
 
@@ -541,8 +599,9 @@ def describe(c: dict) -> str:
     """The check as one line: ``type(param=value, ...)``; ``all`` joins its sub-checks with AND."""
     if c["type"] == "all":
         return " AND ".join(describe(s) for s in c["checks"])
-    params = ", ".join(f"{k}={_show(v) if isinstance(v, list) else v}" for k, v in c.items()
-                       if k not in ("type", "tolerance"))
+    params = ", ".join(
+        f"{k}={_show(v) if isinstance(v, list) else v}" for k, v in c.items() if k not in ("type", "tolerance")
+    )
     return f"{c['type']}({params})"
 
 
@@ -577,8 +636,11 @@ def robustness_evidence(keys: list[str], robustness: pd.DataFrame | None) -> str
         shares = []
         for _, r in rows.iterrows():
             share, n = pd.to_numeric(pd.Series([r.get("share_conclusion_holds"), r.get("n_seeds")]), errors="coerce")
-            shares.append(f"{r['variant']} {share * 100:.0f} % of {n:.0f} seed(s)" if np.isfinite(share)
-                          else f"{r['variant']} n/a")
+            shares.append(
+                f"{r['variant']} {share * 100:.0f} % of {n:.0f} seed(s)"
+                if np.isfinite(share)
+                else f"{r['variant']} n/a"
+            )
         parts.append(f"{key}" + (f" '{concl}'" if concl else "") + " holds for " + ", ".join(shares))
     return "outlier seeds (robustness.csv): " + "; ".join(parts)
 
@@ -615,9 +677,17 @@ def evaluate(results_dir: str | Path, claims: list[dict] | None = None, *, synth
         verdict = out.state
         if synthetic:
             verdict, evidence = SYNTHETIC, f"(on real data this would read: {out.state}) {evidence}"
-        rows.append({"claim_id": cl["id"], "section": cl["section"], "claim": cl["claim"].strip(),
-                     "verdict": verdict, "evidence": evidence, "test": describe(cl["check"]),
-                     "tolerance": tolerance_of(cl["check"])})
+        rows.append(
+            {
+                "claim_id": cl["id"],
+                "section": cl["section"],
+                "claim": cl["claim"].strip(),
+                "verdict": verdict,
+                "evidence": evidence,
+                "test": describe(cl["check"]),
+                "tolerance": tolerance_of(cl["check"]),
+            }
+        )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -633,14 +703,24 @@ def to_markdown(card: pd.DataFrame, source: str, label: str | None = None) -> st
     if label:
         lines += [f"> **Data label:** {label}", ""]
     if (card["verdict"] == SYNTHETIC).any():
-        lines += ["> **SYNTHETIC DATA**: simulated runs, not real measurements; no claim is judged on them "
-                  "(the evidence shows what each check found).", ""]
+        lines += [
+            "> **SYNTHETIC DATA**: simulated runs, not real measurements; no claim is judged on them "
+            "(the evidence shows what each check found).",
+            "",
+        ]
     lines += [f"Source: `{source}`. Claims: {len(card)}. " + ", ".join(f"{k}: {v}" for k, v in n.items() if v), ""]
     lines += ["| claim_id | section | verdict | claim |", "| --- | --- | --- | --- |"]
     lines += [f"| {r.claim_id} | {r.section} | {r.verdict} | {r.claim} |" for r in card.itertuples()]
     lines.append("")
     for r in card.itertuples():
-        lines += [f"## {r.claim_id} ({r.section}): {r.verdict}", "", f"**Claim.** {r.claim}", "",
-                  f"**Evidence.** {r.evidence}", "", f"**Test.** `{r.test}`"
-                  + (f" (tolerance: {r.tolerance})" if r.tolerance else ""), ""]
+        lines += [
+            f"## {r.claim_id} ({r.section}): {r.verdict}",
+            "",
+            f"**Claim.** {r.claim}",
+            "",
+            f"**Evidence.** {r.evidence}",
+            "",
+            f"**Test.** `{r.test}`" + (f" (tolerance: {r.tolerance})" if r.tolerance else ""),
+            "",
+        ]
     return "\n".join(lines)

@@ -30,9 +30,21 @@ STAGES = ["ingest", "failed", "missing", "short", "sampling", "outlier"]
 class CleaningConfig:
     min_epochs: int = 20
     required_columns: tuple[str, ...] = (
-        "environment", "gpu_model", "architecture", "dataset", "batch_size", "image_size",
-        "training_size", "total_ram_gb", "gflops", "energy_j", "gpu_energy_j", "duration_s",
-        "energy_per_image_j", "mean_gpu_power_w", "gpu_usage_pct",
+        "environment",
+        "gpu_model",
+        "architecture",
+        "dataset",
+        "batch_size",
+        "image_size",
+        "training_size",
+        "total_ram_gb",
+        "gflops",
+        "energy_j",
+        "gpu_energy_j",
+        "duration_s",
+        "energy_per_image_j",
+        "mean_gpu_power_w",
+        "gpu_usage_pct",
     )
     outlier_group: tuple[str, ...] = ("environment", "architecture", "dataset")
     outlier_features: tuple[str, ...] = ("energy_per_image_j", "duration_s", "mean_gpu_power_w", "gpu_usage_pct")
@@ -82,8 +94,11 @@ def clean(
         n_in = len(cur)
         if mask.any():
             r = reasons[mask] if isinstance(reasons, pd.Series) else pd.Series(reasons, index=cur.index[mask])
-            ledger.append(pd.DataFrame({"run_id": cur.loc[mask, "run_id"].to_numpy(), "stage": stage,
-                                        "reason": r.astype(str).to_numpy()}))
+            ledger.append(
+                pd.DataFrame(
+                    {"run_id": cur.loc[mask, "run_id"].to_numpy(), "stage": stage, "reason": r.astype(str).to_numpy()}
+                )
+            )
         cur = cur.loc[~mask]
         counts.append({"stage": stage, "runs_in": n_in, "excluded": int(mask.sum()), "runs_out": len(cur)})
 
@@ -94,7 +109,11 @@ def clean(
     # missing values
     req = [c for c in cfg.required_columns if c in cur.columns]
     isna = cur[req].isna()
-    miss_reason = isna.apply(lambda r: "missing value(s) in " + ", ".join(r.index[r]), axis=1) if len(cur) else pd.Series(dtype=str)
+    miss_reason = (
+        isna.apply(lambda r: "missing value(s) in " + ", ".join(r.index[r]), axis=1)
+        if len(cur)
+        else pd.Series(dtype=str)
+    )
     drop("missing", isna.any(axis=1), miss_reason)
 
     # too few epochs (only runs with epoch markers)
@@ -108,8 +127,11 @@ def clean(
     drop(
         "sampling",
         coarse,
-        "sampling period " + cur["sampling_period_s"].round(3).astype(str) + " s > shortest epoch "
-        + cur["min_epoch_duration_s"].round(3).astype(str) + " s",
+        "sampling period "
+        + cur["sampling_period_s"].round(3).astype(str)
+        + " s > shortest epoch "
+        + cur["min_epoch_duration_s"].round(3).astype(str)
+        + " s",
     )
 
     # Isolation Forest per group
@@ -120,7 +142,9 @@ def clean(
     if len(cur) and feats:
         for key, g in cur.groupby(groups, sort=True, dropna=False):
             if len(g) < cfg.min_group_size:
-                notes.append(f"outlier stage skipped for group {key}: {len(g)} runs < min_group_size {cfg.min_group_size}")
+                notes.append(
+                    f"outlier stage skipped for group {key}: {len(g)} runs < min_group_size {cfg.min_group_size}"
+                )
                 continue
             X = g[feats].to_numpy(dtype="float64")
             forest = IsolationForest(

@@ -9,7 +9,11 @@ from typing import Optional
 import typer
 from rich.console import Console, ConsoleDimensions
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Energy of deep-learning training from power logs (del Rey et al.).")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Energy of deep-learning training from power logs (del Rey et al.).",
+)
 
 #: width of a console that is not a terminal and has no ``COLUMNS``: tables take their natural width
 UNWRAPPED_WIDTH = 100_000
@@ -106,8 +110,13 @@ def ingest(
         for col in ("run", "integrated kJ", "counter kJ", "diff", "epoch ratio"):
             t.add_column(col, justify="left" if col == "run" else "right", no_wrap=col == "run")
         for r in check.itertuples():
-            t.add_row(r.run_id, f"{r.integrated_energy_j / 1e3:.3f}", f"{r.counter_energy_j / 1e3:.3f}",
-                      f"{r.difference_pct:+.2f} %", f"{r.epoch_ratio_median:.3f}".replace("nan", ""))
+            t.add_row(
+                r.run_id,
+                f"{r.integrated_energy_j / 1e3:.3f}",
+                f"{r.counter_energy_j / 1e3:.3f}",
+                f"{r.difference_pct:+.2f} %",
+                f"{r.epoch_ratio_median:.3f}".replace("nan", ""),
+            )
         console.print(t)
 
 
@@ -130,7 +139,9 @@ def measure(
     period: float = typer.Option(1.0, "--period", help="sampling period in seconds (paper: 1 s)"),
     gpus: Optional[str] = typer.Option(None, "--gpus", help="GPU indices to sample, e.g. 0,1 (default: all)"),
     backend: Optional[str] = typer.Option(
-        None, "--backend", help="auto | nvml | nvidia-smi | replay:PATH | none (default: $DLENERGY_GPU_BACKEND, else auto)"
+        None,
+        "--backend",
+        help="auto | nvml | nvidia-smi | replay:PATH | none (default: $DLENERGY_GPU_BACKEND, else auto)",
     ),
 ):
     """Run a training command and record it as a new run: dlenergy measure --out D --run-id ID ... -- CMD ARGS.
@@ -146,17 +157,26 @@ def measure(
     from .recording.measure import measure_from_cli
 
     logging.basicConfig(level=logging.WARNING, format="dlenergy measure: %(message)s")
-    fields = {"environment": environment, "gpu_model": gpu_model, "architecture": architecture,
-              "dataset": dataset_name, "batch_size": batch_size, "image_size": image_size,
-              "training_size": training_size, "validation_size": validation_size,
-              "total_ram_gb": total_ram_gb, "gflops": gflops}
+    fields = {
+        "environment": environment,
+        "gpu_model": gpu_model,
+        "architecture": architecture,
+        "dataset": dataset_name,
+        "batch_size": batch_size,
+        "image_size": image_size,
+        "training_size": training_size,
+        "validation_size": validation_size,
+        "total_ram_gb": total_ram_gb,
+        "gflops": gflops,
+    }
 
     def say(line: str) -> None:
         console.print(line, highlight=False, soft_wrap=True)
 
     try:
-        res = measure_from_cli(list(ctx.args), out, run_id, fields, meta, period=period, gpus=gpus,
-                               backend=backend, say=say)
+        res = measure_from_cli(
+            list(ctx.args), out, run_id, fields, meta, period=period, gpus=gpus, backend=backend, say=say
+        )
     except MeasureError as exc:
         _fail(str(exc), exc.exit_code)
     except ValueError as exc:
@@ -180,8 +200,10 @@ def validate(dataset: Path = typer.Argument(..., help="dataset folder in layout 
         out.print(f"{escape(where)}: {kind}: {escape(p.message)}", highlight=False, soft_wrap=True)
     n_err = sum(p.fatal for p in problems)
     verdict = "[bold red]not valid[/]" if n_err else "[bold green]valid[/]"
-    out.print(f"{escape(str(dataset))}: {verdict} layout v1 dataset: {n_err} error(s), "
-              f"{len(problems) - n_err} warning(s)", highlight=False)
+    out.print(
+        f"{escape(str(dataset))}: {verdict} layout v1 dataset: {n_err} error(s), {len(problems) - n_err} warning(s)",
+        highlight=False,
+    )
     raise typer.Exit(1 if has_fatal(problems) else 0)
 
 
@@ -217,10 +239,19 @@ def estimate(
     """
     from .estimators.cli_support import NoModel, RefusedInput, estimate_offline, render_estimate
 
-    inputs = {"gpu_model": gpu, "total_ram_gb": ram_gb, "gflops": gflops, "training_size": train_size,
-              "validation_size": val_size, "batch_size": batch_size, "image_size": image_size}
+    inputs = {
+        "gpu_model": gpu,
+        "total_ram_gb": ram_gb,
+        "gflops": gflops,
+        "training_size": train_size,
+        "validation_size": val_size,
+        "batch_size": batch_size,
+        "image_size": image_size,
+    }
     try:
-        out = estimate_offline(inputs, epochs=epochs, duration_s=duration_s, model_dir=model_dir, extrapolate=extrapolate)
+        out = estimate_offline(
+            inputs, epochs=epochs, duration_s=duration_s, model_dir=model_dir, extrapolate=extrapolate
+        )
     except RefusedInput as exc:
         _refuse(str(exc), 2)
     except (NoModel, ValueError) as exc:
@@ -237,10 +268,14 @@ def project(
     epochs_file: Path = typer.Option(..., "--epochs", help="the run's epochs.csv so far (epoch,end_time)"),
     planned_epochs: int = typer.Option(..., "--planned-epochs", help="total epochs the training will run (>= 1)"),
     window: int = typer.Option(5, "--window", help="window of stable epochs (w >= 1)"),
-    stabilizing_epoch: str = typer.Option("10", "--stabilizing-epoch", help="epoch number, or 'auto' (FLUSS on the log)"),
+    stabilizing_epoch: str = typer.Option(
+        "10", "--stabilizing-epoch", help="epoch number, or 'auto' (FLUSS on the log)"
+    ),
     start: str = typer.Option("stabilizing", "--start", help="window start: stabilizing | latest"),
     cpu_log: Optional[Path] = typer.Option(None, "--cpu-log", help="cpu.csv so far (adds RAM energy)"),
-    train_start: Optional[str] = typer.Option(None, "--train-start", help="training start time (default: first GPU sample)"),
+    train_start: Optional[str] = typer.Option(
+        None, "--train-start", help="training start time (default: first GPU sample)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ):
     """Online projection of a running training's total energy (paper §4.3, equations 1 and 2)."""
@@ -250,9 +285,16 @@ def project(
     if stabilizing_epoch != "auto" and not stabilizing_epoch.lstrip("-").isdigit():
         _refuse(f"--stabilizing-epoch must be an epoch number or 'auto', not {stabilizing_epoch!r}", 2)
     try:
-        out = project_online(gpu_log, epochs_file, planned_epochs, window=window,
-                             stabilizing_epoch=stabilizing_epoch if stabilizing_epoch == "auto" else int(stabilizing_epoch),
-                             start=start, cpu_log=cpu_log, train_start=train_start)
+        out = project_online(
+            gpu_log,
+            epochs_file,
+            planned_epochs,
+            window=window,
+            stabilizing_epoch=stabilizing_epoch if stabilizing_epoch == "auto" else int(stabilizing_epoch),
+            start=start,
+            cpu_log=cpu_log,
+            train_start=train_start,
+        )
     except RefusedInput as exc:
         _refuse(str(exc), 2)
     except LayoutError as exc:
@@ -267,10 +309,15 @@ def project(
 def fetch(
     source: str = typer.Argument(..., help="seaa2023 | zenodo, or a Zenodo DOI (10.5281/zenodo.<id>) or record id"),
     out: Optional[Path] = typer.Option(None, "--out", help="folder to unpack into (default: data/<source>/raw)"),
-    file: Optional[str] = typer.Option(None, "--file", help="file of the record, name or glob (default: its single archive)"),
-    known_hash: Optional[str] = typer.Option(None, "--known-hash", help="pin: md5:<hex> (must equal Zenodo's) or sha256:<hex>"),
-    api: str = typer.Option("https://zenodo.org/api/records/", "--api", envvar="DLENERGY_ZENODO_API",
-                            help="Zenodo's records API"),
+    file: Optional[str] = typer.Option(
+        None, "--file", help="file of the record, name or glob (default: its single archive)"
+    ),
+    known_hash: Optional[str] = typer.Option(
+        None, "--known-hash", help="pin: md5:<hex> (must equal Zenodo's) or sha256:<hex>"
+    ),
+    api: str = typer.Option(
+        "https://zenodo.org/api/records/", "--api", envvar="DLENERGY_ZENODO_API", help="Zenodo's records API"
+    ),
 ):
     """Download a source's pinned Zenodo record (records API, md5-checked, resumable) and unpack it.
 

@@ -27,8 +27,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_PATTERN = (r"^(?P<base>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2})(?P<sec>:\d{2}(?:\.\d{1,6})?)?(?P<more>\d*)"
-            r"\s*(?P<zone>Z|[+-]\d{2}(?::?\d{2})?)?$")
+_PATTERN = (
+    r"^(?P<base>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2})(?P<sec>:\d{2}(?:\.\d{1,6})?)?(?P<more>\d*)"
+    r"\s*(?P<zone>Z|[+-]\d{2}(?::?\d{2})?)?$"
+)
 NAT = np.iinfo(np.int64).min
 
 

@@ -120,13 +120,16 @@ def active_sources(config: dict) -> list[str]:
         raise ConfigError("config: `source` names no source; give one name or a list, e.g. --config source=sample")
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ConfigError(f"config: source {', '.join(map(repr, unknown))} is not one of the configured sources: "
-                          f"{', '.join(known)}")
+        raise ConfigError(
+            f"config: source {', '.join(map(repr, unknown))} is not one of the configured sources: {', '.join(known)}"
+        )
     if len(set(names)) != len(names):
         raise ConfigError(f"config: `source` repeats a name: {names}")
     if config.get("data_dir") and len(names) > 1:
-        raise ConfigError(f"config: data_dir is the path of one source, but this run builds {len(names)} "
-                          f"({', '.join(names)}); pass --config source=NAME data_dir=PATH")
+        raise ConfigError(
+            f"config: data_dir is the path of one source, but this run builds {len(names)} "
+            f"({', '.join(names)}); pass --config source=NAME data_dir=PATH"
+        )
     return names
 
 

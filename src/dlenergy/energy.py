@@ -70,7 +70,9 @@ def _segment_energy(t: np.ndarray, y: np.ndarray, start: float, bounds: np.ndarr
     return float(c[-1]), seg
 
 
-def _counter_energy(t: np.ndarray, counter_mj: np.ndarray, start: float, bounds: np.ndarray) -> tuple[float, np.ndarray]:
+def _counter_energy(
+    t: np.ndarray, counter_mj: np.ndarray, start: float, bounds: np.ndarray
+) -> tuple[float, np.ndarray]:
     """Energy (J) read off a cumulative counter (mJ) over [start, bounds[-1]] and per segment.
 
     The counter is interpolated linearly between its samples at ``start`` and at each bound; a bound
@@ -169,15 +171,17 @@ def _epoch_table(epochs, start, ends, gpu_seg, ram_seg, counter_seg) -> pd.DataF
         return pd.DataFrame(columns=EPOCH_COLUMNS[1:])
     starts = np.concatenate([[start], ends[:-1]])
     dur = ends - starts
-    ep = pd.DataFrame({
-        "epoch": epochs["epoch"].to_numpy(dtype="int64"),
-        "start_time": pd.to_datetime(starts * 1e6, unit="us"),
-        "end_time": pd.to_datetime(ends * 1e6, unit="us"),
-        "duration_s": dur,
-        "gpu_energy_j": gpu_seg,
-        "ram_energy_j": ram_seg,
-        "gpu_counter_energy_j": counter_seg,
-    })
+    ep = pd.DataFrame(
+        {
+            "epoch": epochs["epoch"].to_numpy(dtype="int64"),
+            "start_time": pd.to_datetime(starts * 1e6, unit="us"),
+            "end_time": pd.to_datetime(ends * 1e6, unit="us"),
+            "duration_s": dur,
+            "gpu_energy_j": gpu_seg,
+            "ram_energy_j": ram_seg,
+            "gpu_counter_energy_j": counter_seg,
+        }
+    )
     ep["energy_j"] = ep["gpu_energy_j"] + ep["ram_energy_j"].fillna(0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         ep["mean_gpu_power_w"] = np.where(dur > 0, gpu_seg / dur, np.nan)
@@ -228,7 +232,9 @@ def run_energy(
         "gpu_energy_by_gpu_j": ";".join(repr(float(e)) for e in by_gpu),
     }
     ep = _epoch_table(epochs, start, ends, gpu_seg, ram_seg, counter_seg)
-    metrics["min_epoch_duration_s"] = float(np.min(ends - np.concatenate([[start], ends[:-1]]))) if len(ends) else np.nan
+    metrics["min_epoch_duration_s"] = (
+        float(np.min(ends - np.concatenate([[start], ends[:-1]]))) if len(ends) else np.nan
+    )
     return RunEnergy(metrics, ep)
 
 
@@ -274,8 +280,18 @@ def counter_check(runs: pd.DataFrame, epochs: pd.DataFrame | None = None) -> pd.
     integrated / counter (epochs with a positive counter energy).  Runs without a counter are not in
     the table (empty table: no run has one).
     """
-    base = runs.reindex(columns=["run_id", "gpu_model", "return_code", "duration_s", "sampling_period_s",
-                                 "gpu_energy_j", "gpu_counter_energy_j", "epochs_measured"])
+    base = runs.reindex(
+        columns=[
+            "run_id",
+            "gpu_model",
+            "return_code",
+            "duration_s",
+            "sampling_period_s",
+            "gpu_energy_j",
+            "gpu_counter_energy_j",
+            "epochs_measured",
+        ]
+    )
     have_ep = epochs is not None and len(epochs) and "gpu_counter_energy_j" in epochs
     e = epochs[epochs["gpu_counter_energy_j"] > 0] if have_ep else pd.DataFrame(columns=["run_id"])
     window = base["gpu_counter_energy_j"].notna() & base["gpu_energy_j"].notna()

@@ -61,16 +61,18 @@ def label_of(col: str) -> str:
 
 def setup() -> None:
     sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.15)
-    plt.rcParams.update({
-        "pdf.fonttype": 42,
-        "ps.fonttype": 42,
-        "savefig.dpi": 200,
-        "savefig.bbox": "tight",
-        "axes.titleweight": "bold",
-        "axes.titlesize": 11,
-        "legend.frameon": False,
-        "svg.hashsalt": "dlenergy",
-    })
+    plt.rcParams.update(
+        {
+            "pdf.fonttype": 42,
+            "ps.fonttype": 42,
+            "savefig.dpi": 200,
+            "savefig.bbox": "tight",
+            "axes.titleweight": "bold",
+            "axes.titlesize": 11,
+            "legend.frameon": False,
+            "svg.hashsalt": "dlenergy",
+        }
+    )
 
 
 def colors(keys: list) -> dict:
@@ -129,9 +131,17 @@ def footer(fig, source: str, label: str | None, note: str | None = None) -> list
     texts = [fig.text(x0, y0, " · ".join(parts), ha="left", va="top", fontsize=7, color="0.35", transform=below)]
     if label:
         synthetic = "synthetic" in label.lower() or "simulated" in label.lower()
-        right = fig.text(x1, y0, f"{'SYNTHETIC DATA — ' if synthetic else 'data: '}{label}", ha="right", va="top",
-                         fontsize=8 if synthetic else 7, color="#a6361c" if synthetic else "0.35",
-                         fontweight="bold" if synthetic else "normal", transform=below)
+        right = fig.text(
+            x1,
+            y0,
+            f"{'SYNTHETIC DATA — ' if synthetic else 'data: '}{label}",
+            ha="right",
+            va="top",
+            fontsize=8 if synthetic else 7,
+            color="#a6361c" if synthetic else "0.35",
+            fontweight="bold" if synthetic else "normal",
+            transform=below,
+        )
         texts.append(right)
         left_box, right_box = (t.get_window_extent(renderer) for t in texts)
         if _to_points(fig, right_box.x0 - left_box.x1) < 2 * FOOTER_GAP_PT:  # would touch: a line of its own
@@ -171,8 +181,9 @@ def overlapping(artists: list, fig=None, pad_pt: float = 0.0) -> list[tuple]:
     pad = pad_pt * fig.dpi / 72.0
     live = [a for a in artists if a.get_visible() and (not hasattr(a, "get_text") or a.get_text())]
     boxes = [_text_extent(a, renderer).padded(pad) for a in live]
-    return [(live[i], live[j]) for i in range(len(live)) for j in range(i + 1, len(live))
-            if boxes[i].overlaps(boxes[j])]
+    return [
+        (live[i], live[j]) for i in range(len(live)) for j in range(i + 1, len(live)) if boxes[i].overlaps(boxes[j])
+    ]
 
 
 def save(fig, pdf: str | Path, png: str | Path, *, source: str, label: str | None, note: str | None = None) -> None:
@@ -190,11 +201,21 @@ def placeholder(title: str, reason: str):
     """A figure that says the analysis was skipped and why (a source that cannot support it)."""
     fig = plt.figure(figsize=(8, 3))
     # a light frame over the whole figure keeps the text centred under the tight bounding box
-    fig.patches.append(matplotlib.patches.Rectangle((0.01, 0.04), 0.98, 0.92, transform=fig.transFigure,
-                                                    fill=False, edgecolor="0.8", linewidth=0.8))
+    fig.patches.append(
+        matplotlib.patches.Rectangle(
+            (0.01, 0.04), 0.98, 0.92, transform=fig.transFigure, fill=False, edgecolor="0.8", linewidth=0.8
+        )
+    )
     fig.text(0.5, 0.72, title, ha="center", va="center", fontsize=13, fontweight="bold")
-    fig.text(0.5, 0.38, "Not computed for this source:\n" + textwrap.fill(reason, 85), ha="center", va="center",
-             fontsize=8.5, color="0.25")
+    fig.text(
+        0.5,
+        0.38,
+        "Not computed for this source:\n" + textwrap.fill(reason, 85),
+        ha="center",
+        va="center",
+        fontsize=8.5,
+        color="0.25",
+    )
     return fig
 
 
@@ -223,8 +244,15 @@ def qq_grid(df: pd.DataFrame, variables: list[str], group: str, order: list | No
             ax = axes[i, j]
             x = np.sort(d.loc[d[group] == g, v].to_numpy(dtype="float64"))
             if len(x) < MIN_N or np.ptp(x) == 0:
-                ax.text(0.5, 0.5, f"n={len(x)}: no Q-Q plot" if len(x) < MIN_N else "constant values",
-                        ha="center", va="center", transform=ax.transAxes, color="0.4")
+                ax.text(
+                    0.5,
+                    0.5,
+                    f"n={len(x)}: no Q-Q plot" if len(x) < MIN_N else "constant values",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    color="0.4",
+                )
             else:
                 (osm, osr), (slope, icpt, _) = ss.probplot(x, dist="norm")
                 ax.scatter(osm, osr, s=12, color=PALETTE[0], edgecolor="none", alpha=0.85)
@@ -254,8 +282,21 @@ def _boxes_and_points(ax, d: pd.DataFrame, v: str, order: list, pal: dict) -> No
     if big:
         with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib's deprecated `vert`
             warnings.simplefilter("ignore", category=matplotlib.MatplotlibDeprecationWarning)
-            sns.boxplot(data=d[d["_g"].isin(big)], x="_g", y=v, hue="_g", order=order, hue_order=order, palette=pal,
-                        ax=ax, showfliers=False, legend=False, width=0.6, linewidth=1, dodge=False)
+            sns.boxplot(
+                data=d[d["_g"].isin(big)],
+                x="_g",
+                y=v,
+                hue="_g",
+                order=order,
+                hue_order=order,
+                palette=pal,
+                ax=ax,
+                showfliers=False,
+                legend=False,
+                width=0.6,
+                linewidth=1,
+                dodge=False,
+            )
     for i, g in enumerate(order):
         if 0 < n.get(g, 0) < MIN_BOX_N:
             ax.hlines(d.loc[d["_g"] == g, v].median(), i - 0.25, i + 0.25, color=pal[g], lw=2.2, zorder=2)
@@ -263,8 +304,14 @@ def _boxes_and_points(ax, d: pd.DataFrame, v: str, order: list, pal: dict) -> No
     sns.stripplot(data=d, x="_g", y=v, order=order, color="0.15", size=3.5, alpha=0.75, jitter=0.16, ax=ax, zorder=3)
 
 
-def box_grid(df: pd.DataFrame, variables: list[str], group: str, order: list | None = None, title: str = "",
-             xlabel: str | None = None):
+def box_grid(
+    df: pd.DataFrame,
+    variables: list[str],
+    group: str,
+    order: list | None = None,
+    title: str = "",
+    xlabel: str | None = None,
+):
     """Every run as a point, per variable (panels) and group (x), with a box for each group of at least
     :data:`MIN_BOX_N` runs (a median line for smaller ones): the visual check of equal variances.
 
@@ -334,8 +381,10 @@ def ci_bounds(table: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray] | 
     lo, hi = (f"{col}{s}" for s in CI_SUFFIXES)
     if lo not in table or hi not in table:
         return None
-    return (pd.to_numeric(table[lo], errors="coerce").to_numpy(dtype="float64"),
-            pd.to_numeric(table[hi], errors="coerce").to_numpy(dtype="float64"))
+    return (
+        pd.to_numeric(table[lo], errors="coerce").to_numpy(dtype="float64"),
+        pd.to_numeric(table[hi], errors="coerce").to_numpy(dtype="float64"),
+    )
 
 
 def interval_bars(ax, pos, lo, hi, *, horizontal: bool = False, color="0.15", **kw):
@@ -351,8 +400,16 @@ def interval_bars(ax, pos, lo, hi, *, horizontal: bool = False, color="0.15", **
         return None
     mid, half = (lo[ok] + hi[ok]) / 2, np.abs(hi[ok] - lo[ok]) / 2
     xy, err = ((mid, pos[ok]), {"xerr": half}) if horizontal else ((pos[ok], mid), {"yerr": half})
-    return ax.errorbar(*xy, **err, fmt="none", ecolor=color, elinewidth=kw.pop("lw", 0.9),
-                       capsize=kw.pop("capsize", 2.5), zorder=kw.pop("zorder", 4), **kw)
+    return ax.errorbar(
+        *xy,
+        **err,
+        fmt="none",
+        ecolor=color,
+        elinewidth=kw.pop("lw", 0.9),
+        capsize=kw.pop("capsize", 2.5),
+        zorder=kw.pop("zorder", 4),
+        **kw,
+    )
 
 
 def _fig2_panel(ax, tradeoff: pd.DataFrame, col: str, env_order: list, arch_order: list) -> bool:
@@ -364,11 +421,29 @@ def _fig2_panel(ax, tradeoff: pd.DataFrame, col: str, env_order: list, arch_orde
         t = t.assign(_x=t["architecture"].map({a: j for j, a in enumerate(arch_order)}) - 0.4 + width * (i + 0.5))
         t = t[np.isfinite(pd.to_numeric(t[col], errors="coerce"))]
         if points:
-            ax.plot(t["_x"], t[col], ls="", marker=MARKERS[i % len(MARKERS)], ms=7, color=pal[env],
-                    markeredgecolor="0.2", markeredgewidth=0.6, zorder=3, label=pretty(env))
+            ax.plot(
+                t["_x"],
+                t[col],
+                ls="",
+                marker=MARKERS[i % len(MARKERS)],
+                ms=7,
+                color=pal[env],
+                markeredgecolor="0.2",
+                markeredgewidth=0.6,
+                zorder=3,
+                label=pretty(env),
+            )
         else:
-            ax.bar(t["_x"], t[col], width=width * 0.95, color=pal[env], hatch=HATCHES[i % len(HATCHES)],
-                   edgecolor="0.2", linewidth=0.6, label=pretty(env))
+            ax.bar(
+                t["_x"],
+                t[col],
+                width=width * 0.95,
+                color=pal[env],
+                hatch=HATCHES[i % len(HATCHES)],
+                edgecolor="0.2",
+                linewidth=0.6,
+                label=pretty(env),
+            )
         ci = ci_bounds(t, col)
         if ci is not None and interval_bars(ax, t["_x"], *ci) is not None:
             drew_ci = True
@@ -404,17 +479,29 @@ def tradeoff_bars(tradeoff: pd.DataFrame, env_order: list, arch_order: list, tit
         ax.set_title(name, loc="left")
         ax.set_ylabel(name.split(") ", 1)[1])
     pal = colors(env_order)
-    handles = [(matplotlib.patches.Patch(facecolor=pal[e], hatch=HATCHES[i % len(HATCHES)], edgecolor="0.2"),
-                Line2D([], [], ls="", marker=MARKERS[i % len(MARKERS)], color=pal[e], markeredgecolor="0.2"))
-               for i, e in enumerate(env_order)]
+    handles = [
+        (
+            matplotlib.patches.Patch(facecolor=pal[e], hatch=HATCHES[i % len(HATCHES)], edgecolor="0.2"),
+            Line2D([], [], ls="", marker=MARKERS[i % len(MARKERS)], color=pal[e], markeredgecolor="0.2"),
+        )
+        for i, e in enumerate(env_order)
+    ]
     labels = [pretty(e) for e in env_order]
     if drew_ci:
         handles.append(Line2D([], [], color="0.15", marker="|", markersize=12, ls="", markeredgewidth=1.2))
         labels.append(CI_LEGEND)
-    fig.legend(handles, labels, loc="upper center", ncol=len(handles), bbox_to_anchor=(0.5, 1.0),
-               title="Training environment", handler_map={tuple: HandlerTuple(ndivide=None, pad=0.6)})
-    fig.suptitle(title or "Medians per architecture (ascending FLOPs) and training environment", y=1.05,
-                 fontweight="bold")
+    fig.legend(
+        handles,
+        labels,
+        loc="upper center",
+        ncol=len(handles),
+        bbox_to_anchor=(0.5, 1.0),
+        title="Training environment",
+        handler_map={tuple: HandlerTuple(ndivide=None, pad=0.6)},
+    )
+    fig.suptitle(
+        title or "Medians per architecture (ascending FLOPs) and training environment", y=1.05, fontweight="bold"
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
 
@@ -493,8 +580,10 @@ def place_labels(ax, xy, texts: list[str], obstacles=(), soft=(), marker_pt: flo
     ax.get_xlim(), ax.get_ylim()  # brings pending autoscaling into transData
     frame = ax.get_window_extent(ax.figure.canvas.get_renderer())
     r = marker_pt * ax.figure.dpi / 72.0
-    hard = [matplotlib.transforms.Bbox.from_extents(x - r, y - r, x + r, y + r)
-            for x, y in ax.transData.transform(np.asarray(xy, dtype="float64").reshape(-1, 2))] + list(obstacles)
+    hard = [
+        matplotlib.transforms.Bbox.from_extents(x - r, y - r, x + r, y + r)
+        for x, y in ax.transData.transform(np.asarray(xy, dtype="float64").reshape(-1, 2))
+    ] + list(obstacles)
     kw = {"fontsize": 7.5, "color": "0.2", **kw}
     out = []
     for point, text in zip(xy, texts):
@@ -512,8 +601,11 @@ def _segment_boxes(ax, segments, pad_pt: float = 1.5) -> list:
     for a, b in segments:
         (x0, y0), (x1, y1) = ax.transData.transform([a, b])
         if np.isfinite([x0, y0, x1, y1]).all():
-            boxes.append(matplotlib.transforms.Bbox.from_extents(min(x0, x1) - pad, min(y0, y1) - pad,
-                                                                 max(x0, x1) + pad, max(y0, y1) + pad))
+            boxes.append(
+                matplotlib.transforms.Bbox.from_extents(
+                    min(x0, x1) - pad, min(y0, y1) - pad, max(x0, x1) + pad, max(y0, y1) + pad
+                )
+            )
     return boxes
 
 
@@ -526,8 +618,18 @@ def _pareto_intervals(ax, t: pd.DataFrame, pal: dict) -> list:
             continue
         other = t["median_f1" if horizontal else "median_energy_per_image_j"].to_numpy(dtype="float64")
         for env, idx in t.groupby("environment", sort=False).indices.items():
-            interval_bars(ax, other[idx], ci[0][idx], ci[1][idx], horizontal=horizontal, color=pal.get(env, "0.5"),
-                          lw=0.8, capsize=2, zorder=2, alpha=0.8)
+            interval_bars(
+                ax,
+                other[idx],
+                ci[0][idx],
+                ci[1][idx],
+                horizontal=horizontal,
+                color=pal.get(env, "0.5"),
+                lw=0.8,
+                capsize=2,
+                zorder=2,
+                alpha=0.8,
+            )
         for o, lo, hi in zip(other, *ci):
             segments.append(((lo, o), (hi, o)) if horizontal else ((o, lo), (o, hi)))
     return segments
@@ -535,8 +637,9 @@ def _pareto_intervals(ax, t: pd.DataFrame, pal: dict) -> list:
 
 def _front_segments(fx: np.ndarray, fy: np.ndarray) -> list:
     """The horizontal and vertical segments of the step line through the front (``where="post"``)."""
-    return ([((fx[i], fy[i]), (fx[i + 1], fy[i])) for i in range(len(fx) - 1)]
-            + [((fx[i + 1], fy[i]), (fx[i + 1], fy[i + 1])) for i in range(len(fx) - 1)])
+    return [((fx[i], fy[i]), (fx[i + 1], fy[i])) for i in range(len(fx) - 1)] + [
+        ((fx[i + 1], fy[i]), (fx[i + 1], fy[i + 1])) for i in range(len(fx) - 1)
+    ]
 
 
 def _point_boxes(ax, x, y, marker_pt: float = 6.0) -> list:
@@ -557,9 +660,16 @@ def pareto_plot(tradeoff: pd.DataFrame, env_order: list, arch_order: list):
     mk = {a: MARKERS[i % len(MARKERS)] for i, a in enumerate(arch_order)}
     t = tradeoff.dropna(subset=["median_energy_per_image_j", "median_f1"]).reset_index(drop=True)
     for r in t.itertuples():
-        ax.scatter(r.median_energy_per_image_j, r.median_f1, s=70, color=pal.get(r.environment, "0.5"),
-                   marker=mk.get(r.architecture, "o"), edgecolor="black" if r.pareto_all else "none",
-                   linewidth=1.2, zorder=3)
+        ax.scatter(
+            r.median_energy_per_image_j,
+            r.median_f1,
+            s=70,
+            color=pal.get(r.environment, "0.5"),
+            marker=mk.get(r.architecture, "o"),
+            edgecolor="black" if r.pareto_all else "none",
+            linewidth=1.2,
+            zorder=3,
+        )
     segments = _pareto_intervals(ax, t, pal)
     drew_ci = bool(segments)
     front = t[t["pareto_all"].astype(bool)].sort_values("median_energy_per_image_j")
@@ -580,9 +690,13 @@ def pareto_plot(tradeoff: pd.DataFrame, env_order: list, arch_order: list):
     ax.margins(x=0.12, y=0.12)
     fig.tight_layout()  # labels are placed in display space: the layout must not change afterwards
     rest = t[~t.index.isin(front.index)]
-    place_labels(ax, list(zip(fx, fy)), [f"{pretty(r.architecture)} · {pretty(r.environment)}" for r in front.itertuples()],
-                 obstacles=_point_boxes(ax, rest["median_energy_per_image_j"], rest["median_f1"]),
-                 soft=_segment_boxes(ax, segments))
+    place_labels(
+        ax,
+        list(zip(fx, fy)),
+        [f"{pretty(r.architecture)} · {pretty(r.environment)}" for r in front.itertuples()],
+        obstacles=_point_boxes(ax, rest["median_energy_per_image_j"], rest["median_f1"]),
+        soft=_segment_boxes(ax, segments),
+    )
     return fig
 
 
@@ -601,22 +715,35 @@ def flops_scatter(df: pd.DataFrame, spearman: pd.DataFrame, arch_order: list, en
             if s.empty:
                 continue
             ax.scatter(s["gflops"], s[y], s=14, alpha=0.45, color=pal[a], edgecolor="none")
-            ax.scatter([s["gflops"].median()], [s[y].median()], s=80, color=pal[a], edgecolor="black",
-                       marker="D", zorder=4, label=f"{pretty(a)} (n={len(s)})")
+            ax.scatter(
+                [s["gflops"].median()],
+                [s[y].median()],
+                s=80,
+                color=pal[a],
+                edgecolor="black",
+                marker="D",
+                zorder=4,
+                label=f"{pretty(a)} (n={len(s)})",
+            )
         if d["gflops"].nunique() >= 2:
             k, b = np.polyfit(d["gflops"], d[y], 1)
             xx = np.linspace(d["gflops"].min(), d["gflops"].max(), 50)
             ax.plot(xx, k * xx + b, color="0.3", lw=1.2, ls="--", label="linear fit (all runs)")
         r = spearman[spearman["y"] == y]
         if len(r) and np.isfinite(r["rho"].iloc[0]):
-            ax.text(0.02, 0.97, f"Spearman ρ = {r['rho'].iloc[0]:.2f}, one-sided p = {r['p_value'].iloc[0]:.2g}",
-                    transform=ax.transAxes, va="top", fontsize=8,
-                    bbox=dict(facecolor="white", edgecolor="0.8", boxstyle="round,pad=0.3"))
+            ax.text(
+                0.02,
+                0.97,
+                f"Spearman ρ = {r['rho'].iloc[0]:.2f}, one-sided p = {r['p_value'].iloc[0]:.2g}",
+                transform=ax.transAxes,
+                va="top",
+                fontsize=8,
+                bbox=dict(facecolor="white", edgecolor="0.8", boxstyle="round,pad=0.3"),
+            )
         ax.set_xlabel("GFLOPs (forward pass)")
         ax.set_ylabel(label_of(y))
     axes[-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, title="median per architecture")
-    fig.suptitle(f"Energy per image, GPU usage and average power against FLOPs ({pretty(env_name)})",
-                 fontweight="bold")
+    fig.suptitle(f"Energy per image, GPU usage and average power against FLOPs ({pretty(env_name)})", fontweight="bold")
     fig.tight_layout()
     return fig
 
@@ -636,14 +763,21 @@ def gpu_usage_plot(df: pd.DataFrame, env_order: list, arch_order: list):
             for a in arch_order:
                 s = d[d["architecture"] == a]
                 if len(s):
-                    ax.scatter(s["gpu_usage_pct"], s[y], s=14, alpha=0.7, color=pal[a], edgecolor="none",
-                               marker=MARKERS[arch_order.index(a) % len(MARKERS)], label=pretty(a))
+                    ax.scatter(
+                        s["gpu_usage_pct"],
+                        s[y],
+                        s=14,
+                        alpha=0.7,
+                        color=pal[a],
+                        edgecolor="none",
+                        marker=MARKERS[arch_order.index(a) % len(MARKERS)],
+                        label=pretty(a),
+                    )
             if i == 0:
                 tdp = d["max_power_w"].median()
                 if np.isfinite(tdp):
                     xx = np.array([0.0, 100.0])
-                    ax.plot(xx, tdp * xx / 100.0, color="0.25", lw=1.2, ls="--",
-                            label=f"TDP × usage (TDP {tdp:.0f} W)")
+                    ax.plot(xx, tdp * xx / 100.0, color="0.25", lw=1.2, ls="--", label=f"TDP × usage (TDP {tdp:.0f} W)")
                 ax.set_title(f"{pretty(env)} (n={len(d)})")
             ax.set_xlabel("GPU usage (%)")
             ax.set_ylabel(label_of(y))
@@ -688,8 +822,17 @@ def _lines(ax, d: pd.DataFrame, y: str, sizes: list, pal: dict):
         g = d[d["image_size"] == s].groupby("batch_size")[y].agg(["mean", "std", "size"]).reset_index()
         if g.empty:
             continue
-        ax.errorbar(g["batch_size"].map(pos), g["mean"], yerr=g["std"].where(g["size"] >= 2),
-                    marker=MARKERS[k % len(MARKERS)], color=pal[s], capsize=3, lw=1.3, ms=5, label=f"{int(s)}×{int(s)} px")
+        ax.errorbar(
+            g["batch_size"].map(pos),
+            g["mean"],
+            yerr=g["std"].where(g["size"] >= 2),
+            marker=MARKERS[k % len(MARKERS)],
+            color=pal[s],
+            capsize=3,
+            lw=1.3,
+            ms=5,
+            label=f"{int(s)}×{int(s)} px",
+        )
     ax.set_xticks(range(len(batches)))
     ax.set_xticklabels([str(int(b)) for b in batches])
     ax.set_xlabel("Batch size")
@@ -730,16 +873,32 @@ def batch_input_plot(df: pd.DataFrame, rows: list[str], title: str):
 
 
 def ram_boxes(df: pd.DataFrame, ram_column: str, order: list):
-    fig = box_grid(df, ["energy_kj", "duration_min", "ram_used_gb"], ram_column, order,
-                   title="Effect of allocated RAM", xlabel="Allocated RAM (GB)")
+    fig = box_grid(
+        df,
+        ["energy_kj", "duration_min", "ram_used_gb"],
+        ram_column,
+        order,
+        title="Effect of allocated RAM",
+        xlabel="Allocated RAM (GB)",
+    )
     for ax, t in zip(fig.axes, ["(a) total energy", "(b) training duration", "(c) average RAM used"]):
         ax.set_title(t, loc="left")
     fig.tight_layout()
     return fig
 
 
-def draw_or_placeholder(make, *, title: str, reason: str | None, pdf, png, source: str, label: str | None = None,
-                        note: str | None = None, log=None) -> None:
+def draw_or_placeholder(
+    make,
+    *,
+    title: str,
+    reason: str | None,
+    pdf,
+    png,
+    source: str,
+    label: str | None = None,
+    note: str | None = None,
+    log=None,
+) -> None:
     """Draw with ``make()`` and save; a skipped analysis (``reason``) or a drawing error gives a placeholder.
 
     A figure must never fail its rule: when it cannot be drawn the placeholder says why.

@@ -72,15 +72,34 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 #: the replication package's FLUSS settings (targets.yaml: rq32_online.fluss)
-REPLICATION = {"subsequence_length": 10, "n_regimes": 2, "excl_factor": 3, "points_per_epoch": None,
-               "transform": "none", "normalize": True, "locate": "start"}
+REPLICATION = {
+    "subsequence_length": 10,
+    "n_regimes": 2,
+    "excl_factor": 3,
+    "points_per_epoch": None,
+    "transform": "none",
+    "normalize": True,
+    "locate": "start",
+}
 
 #: statuses of runs with a stabilizing epoch
 SEGMENTED = ("ok", "no_change")
 
 STAB_COLUMNS = [
-    "run_id", "environment", "gpu_model", "architecture", "dataset", "n_epochs", "first_epoch", "n_samples",
-    "regime_index", "regime_time_s", "cac_min", "stabilizing_epoch", "status", "reason",
+    "run_id",
+    "environment",
+    "gpu_model",
+    "architecture",
+    "dataset",
+    "n_epochs",
+    "first_epoch",
+    "n_samples",
+    "regime_index",
+    "regime_time_s",
+    "cac_min",
+    "stabilizing_epoch",
+    "status",
+    "reason",
 ]
 
 
@@ -179,8 +198,12 @@ def warm_numba_cache(fluss: dict | None = None, cache_dir: str | Path | None = N
     x = np.sin(np.linspace(0, 20 * np.pi, 400)) + np.random.default_rng(0).normal(0, 0.1, 400)
     segment(x, params)
     after = sum(1 for _ in path.rglob("*.nbc"))
-    return {"cache": str(path), "compiled": after > before, "seconds": round(time.perf_counter() - t0, 2),
-            "cache_files": after}
+    return {
+        "cache": str(path),
+        "compiled": after > before,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "cache_files": after,
+    }
 
 
 def gpu_available() -> bool:
@@ -333,8 +356,15 @@ def stabilizing_epoch(gpu: pd.DataFrame, run_epochs: pd.DataFrame, params: Fluss
     dips below 1, i.e. one regime, stable from the first epoch; ``too_short``; ``no_epochs``) and ``reason``.
     """
     p = params or FlussParams()
-    out = {"n_samples": 0, "regime_index": np.nan, "regime_time_s": np.nan, "cac_min": np.nan,
-           "stabilizing_epoch": np.nan, "status": "ok", "reason": ""}
+    out = {
+        "n_samples": 0,
+        "regime_index": np.nan,
+        "regime_time_s": np.nan,
+        "cac_min": np.nan,
+        "stabilizing_epoch": np.nan,
+        "status": "ok",
+        "reason": "",
+    }
     ep = run_epochs.sort_values("epoch")
     if ep.empty:
         out.update(status="no_epochs", reason="run has no epoch markers")
@@ -366,8 +396,12 @@ def stabilizing_epoch(gpu: pd.DataFrame, run_epochs: pd.DataFrame, params: Fluss
     if seg.cac_min >= 1.0:
         # the corrected arc curve never dips below 1 (its clipped maximum): no regime change at all,
         # so the power profile is one regime from the first epoch on
-        out.update(cac_min=1.0, stabilizing_epoch=int(labels[0]), status="no_change",
-                   reason="corrected arc curve has no minimum below 1: one regime, stable from the first epoch")
+        out.update(
+            cac_min=1.0,
+            stabilizing_epoch=int(labels[0]),
+            status="no_change",
+            reason="corrected arc curve has no minimum below 1: one regime, stable from the first epoch",
+        )
         return out
     j = min(seg.change + p.offset, len(x) - 1)
     if k:
@@ -421,12 +455,22 @@ def stabilizing_epochs(
         gpu, _ = read_gpu_log(path)
         res = stabilizing_epoch(gpu, ep, p)
         rows.append({**base, **res})
-        log.info("fluss %s: %s epoch=%s samples=%d (%.3f s)", rid, res["status"], res["stabilizing_epoch"],
-                 res["n_samples"], time.perf_counter() - t0)
+        log.info(
+            "fluss %s: %s epoch=%s samples=%d (%.3f s)",
+            rid,
+            res["status"],
+            res["stabilizing_epoch"],
+            res["n_samples"],
+            time.perf_counter() - t0,
+        )
     df = pd.DataFrame(rows, columns=STAB_COLUMNS)
     if len(sel):
-        log.info("fluss: %d runs in %.2f s (%.3f s per run)", len(sel), time.perf_counter() - t_all,
-                 (time.perf_counter() - t_all) / len(sel))
+        log.info(
+            "fluss: %d runs in %.2f s (%.3f s per run)",
+            len(sel),
+            time.perf_counter() - t_all,
+            (time.perf_counter() - t_all) / len(sel),
+        )
     num = ["n_epochs", "first_epoch", "n_samples", "regime_index", "regime_time_s", "cac_min", "stabilizing_epoch"]
     return df.astype({c: "float64" for c in num}).astype({"n_epochs": "int64", "n_samples": "int64"})
 
@@ -451,8 +495,17 @@ def cumulative_stable(stab: pd.DataFrame, by: str = "environment", max_epoch: in
     for name, g in groups:
         e = np.sort(g["stabilizing_epoch"].to_numpy(dtype=np.float64))
         n_stable = np.searchsorted(e, grid, side="right")
-        parts.append(pd.DataFrame({"group": name, "epoch": grid, "n_runs": len(e), "n_stable": n_stable,
-                                   "share_stable": n_stable / len(e)}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "group": name,
+                    "epoch": grid,
+                    "n_runs": len(e),
+                    "n_stable": n_stable,
+                    "share_stable": n_stable / len(e),
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)[cols]
 
 
@@ -466,11 +519,17 @@ def epoch_for_share(stab: pd.DataFrame, share: float = 0.9, by: str = "environme
         e = g["stabilizing_epoch"].to_numpy(dtype=np.float64)
         if len(e) == 0:
             continue
-        rows.append({
-            "group": name, "n_runs": len(e),
-            "epoch_for_share": int(np.ceil(np.quantile(e, share, method="inverted_cdf"))),
-            "share": share, "median_epoch": float(np.median(e)), "max_epoch": int(e.max()),
-            "n_not_segmented": n_skipped if name == "all" else np.nan,
-        })
-    return pd.DataFrame(rows, columns=["group", "n_runs", "epoch_for_share", "share", "median_epoch", "max_epoch",
-                                       "n_not_segmented"])
+        rows.append(
+            {
+                "group": name,
+                "n_runs": len(e),
+                "epoch_for_share": int(np.ceil(np.quantile(e, share, method="inverted_cdf"))),
+                "share": share,
+                "median_epoch": float(np.median(e)),
+                "max_epoch": int(e.max()),
+                "n_not_segmented": n_skipped if name == "all" else np.nan,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["group", "n_runs", "epoch_for_share", "share", "median_epoch", "max_epoch", "n_not_segmented"]
+    )

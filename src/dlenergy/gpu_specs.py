@@ -70,7 +70,13 @@ def lookup_gpu(name: str) -> GPUSpec:
     for rx, i in _compiled():
         if rx.search(text):
             row = gpu_table().iloc[i]
-            return GPUSpec(str(row["name"]), int(row["cuda_cores"]), float(row["memory_gb"]), float(row["tdp_w"]), str(row["source"]))
+            return GPUSpec(
+                str(row["name"]),
+                int(row["cuda_cores"]),
+                float(row["memory_gb"]),
+                float(row["tdp_w"]),
+                str(row["source"]),
+            )
     raise UnknownGPUError(
         f"unknown GPU {name!r}: it matches no entry of the GPU specification table "
         f"(dlenergy/data/gpu_specs.csv; known: {', '.join(known_gpus())})"
@@ -87,9 +93,13 @@ def gpu_features(names: pd.Series | list[str], *, errors: str = "raise") -> pd.D
     for n in names:
         try:
             s = lookup_gpu(n)
-            rows.append({"gpu_spec_name": s.name, "cuda_cores": float(s.cuda_cores), "memory_gb": s.memory_gb, "tdp_w": s.tdp_w})
+            rows.append(
+                {"gpu_spec_name": s.name, "cuda_cores": float(s.cuda_cores), "memory_gb": s.memory_gb, "tdp_w": s.tdp_w}
+            )
         except UnknownGPUError:
             if errors == "raise":
                 raise
-            rows.append({"gpu_spec_name": None, "cuda_cores": float("nan"), "memory_gb": float("nan"), "tdp_w": float("nan")})
+            rows.append(
+                {"gpu_spec_name": None, "cuda_cores": float("nan"), "memory_gb": float("nan"), "tdp_w": float("nan")}
+            )
     return pd.DataFrame(rows, index=names.index, columns=["gpu_spec_name", *SPEC_COLUMNS])

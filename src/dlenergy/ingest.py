@@ -77,9 +77,20 @@ RUN_METRIC_COLUMNS = [
     "clock_utc_offset_s",
     "converted_units",
 ]
-INT_COLUMNS = ["epochs_measured", "n_gpu_samples", "gpu_cut_lines", "gpu_dropped_lines", "n_gpus", "gpu_bad_byte_lines",
-               "power_samples_dropped", "power_samples_above_limit", "gpu_reordered_lines", "gpu_duplicate_timestamps",
-               "gpu_missing_lines_filled", "cpu_dropped_lines"]
+INT_COLUMNS = [
+    "epochs_measured",
+    "n_gpu_samples",
+    "gpu_cut_lines",
+    "gpu_dropped_lines",
+    "n_gpus",
+    "gpu_bad_byte_lines",
+    "power_samples_dropped",
+    "power_samples_above_limit",
+    "gpu_reordered_lines",
+    "gpu_duplicate_timestamps",
+    "gpu_missing_lines_filled",
+    "cpu_dropped_lines",
+]
 
 
 def shard_of(run_id: str, n_shards: int) -> int:
@@ -178,8 +189,10 @@ def _check_links(root: Path, rdir: Path, allow: bool) -> None:
         except (OSError, RuntimeError):
             inside = False
         if not inside:
-            raise LayoutError(f"{p}: resolves outside the dataset (a link to a file elsewhere); refused "
-                              "(set ingest.allow_external_links: true to read it)")
+            raise LayoutError(
+                f"{p}: resolves outside the dataset (a link to a file elsewhere); refused "
+                "(set ingest.allow_external_links: true to read it)"
+            )
 
 
 def _train_start(rec: dict, clock: RunClock) -> pd.Timestamp | None:
@@ -247,13 +260,18 @@ def _check_window(dataset: Path, rec: dict, run: _Loaded, out: RunOutcome, cfg: 
     runs_at = f"{dataset / RUNS_FILE}:{rec['_line']}"
     gt = run.gpu["t"].to_numpy()
     ts = run.train_start.as_unit("us").asm8.view("i8") / 1e6 if run.train_start is not None else None
-    ends = run.epochs["end_time"].to_numpy().astype("datetime64[us]").astype("int64") / 1e6 \
-        if run.epochs is not None and len(run.epochs) else np.zeros(0)
+    ends = (
+        run.epochs["end_time"].to_numpy().astype("datetime64[us]").astype("int64") / 1e6
+        if run.epochs is not None and len(run.epochs)
+        else np.zeros(0)
+    )
     start, end = (ts if ts is not None else gt[0]), (ends[-1] if len(ends) else gt[-1])
     tol = max(p.window_tolerance_s, 2.0 * float(np.median(np.diff(gt))))  # two sampling periods at least
     if ts is not None and gt[0] - ts > tol:
-        raise ImplausibleError(f"{runs_at}: train_start {run.train_start} is {gt[0] - ts:.0f} s before the GPU log's "
-                               f"first sample (tolerance {tol:g} s)")
+        raise ImplausibleError(
+            f"{runs_at}: train_start {run.train_start} is {gt[0] - ts:.0f} s before the GPU log's "
+            f"first sample (tolerance {tol:g} s)"
+        )
     if ts is not None and len(ends) and ts > ends[0]:
         raise ImplausibleError(f"{runs_at}: train_start {run.train_start} is after the first epoch end")
     if ts is not None and ts >= gt[-1]:
@@ -263,12 +281,15 @@ def _check_window(dataset: Path, rec: dict, run: _Loaded, out: RunOutcome, cfg: 
         i = int(outside[0])
         raise ImplausibleError(
             f"{rdir / EPOCHS_FILE}:{run.epoch_lines[i]}: epoch {int(run.epochs['epoch'].iloc[i])} ends outside the "
-            f"GPU log ({run.gpu['timestamp'].iloc[0]} .. {run.gpu['timestamp'].iloc[-1]}, tolerance {tol:g} s)")
+            f"GPU log ({run.gpu['timestamp'].iloc[0]} .. {run.gpu['timestamp'].iloc[-1]}, tolerance {tol:g} s)"
+        )
     have = np.isfinite(run.gpu["power_w"].to_numpy())  # a stretch of [N/A] power is a gap too
     gap, at = max_gap(gt[have] * 1e6, out.reports["gpu"].lines[have], start * 1e6, end * 1e6)
     if gap > p.max_gap_s:
-        raise ImplausibleError(f"{rdir / GPU_FILE}:{at}: no GPU sample for {gap:.0f} s inside the training window "
-                               f"(a logger pause or a clock jump; at most {p.max_gap_s:g} s)")
+        raise ImplausibleError(
+            f"{rdir / GPU_FILE}:{at}: no GPU sample for {gap:.0f} s inside the training window "
+            f"(a logger pause or a clock jump; at most {p.max_gap_s:g} s)"
+        )
     return _ram_coverage(run.cpu, start, end, rdir / CPU_FILE)
 
 
@@ -278,8 +299,10 @@ def _ram_coverage(cpu: pd.DataFrame | None, start: float, end: float, path: Path
     ct = cpu["t"].to_numpy()
     n_in = int(((ct >= start) & (ct <= end)).sum())
     if n_in < 2:
-        raise ImplausibleError(f"{path}: {n_in} RAM sample(s) inside the training window (a header only, or a log "
-                               "that misses the run): RAM energy unknown")
+        raise ImplausibleError(
+            f"{path}: {n_in} RAM sample(s) inside the training window (a header only, or a log "
+            "that misses the run): RAM energy unknown"
+        )
     span = end - start
     return float(np.clip((min(ct[-1], end) - max(ct[0], start)) / span, 0.0, 1.0)) if span > 0 else np.nan
 
@@ -297,12 +320,19 @@ def _images(rec: dict, m: dict) -> float:
 def _metrics(rec: dict, run: _Loaded, out: RunOutcome, coverage: float, m: dict) -> dict:
     g, c = out.reports["gpu"], out.reports.get("cpu")
     m.update(
-        gpu_cut_lines=g.n_cut, gpu_dropped_lines=g.n_dropped, gpu_bad_byte_lines=g.n_bad_bytes,
+        gpu_cut_lines=g.n_cut,
+        gpu_dropped_lines=g.n_dropped,
+        gpu_bad_byte_lines=g.n_bad_bytes,
         has_epoch_markers=run.epochs is not None and len(run.epochs) > 0,
-        power_samples_dropped=g.power.n_dropped, power_samples_above_limit=g.power.n_above_cap,
-        power_cap_w=g.power.cap_w, power_cap_source=g.power.cap_source, gpu_reordered_lines=g.n_reordered,
-        gpu_duplicate_timestamps=g.n_duplicates, gpu_missing_lines_filled=g.n_filled,
-        cpu_dropped_lines=c.n_dropped if c else 0, ram_log_coverage=coverage,
+        power_samples_dropped=g.power.n_dropped,
+        power_samples_above_limit=g.power.n_above_cap,
+        power_cap_w=g.power.cap_w,
+        power_cap_source=g.power.cap_source,
+        gpu_reordered_lines=g.n_reordered,
+        gpu_duplicate_timestamps=g.n_duplicates,
+        gpu_missing_lines_filled=g.n_filled,
+        cpu_dropped_lines=c.n_dropped if c else 0,
+        ram_log_coverage=coverage,
         clock_utc_offset_s=float(run.clock.offset_s) if run.clock.offset_s is not None else np.nan,
         converted_units=";".join(f"{k}:{u}" for k, u in {**g.units, **(c.units if c else {})}.items()),
     )
@@ -323,8 +353,11 @@ def ingest_run(dataset: str | Path, rec: dict, config: IngestConfig | None = Non
     try:
         run = _load(dataset, rec, cfg, out)
         coverage = _check_window(dataset, rec, run, out, cfg)
-        epochs = run.epochs[["epoch", "end_time"] + [c for c in run.epochs.columns if c not in ("epoch", "end_time")]] \
-            if run.epochs is not None else None
+        epochs = (
+            run.epochs[["epoch", "end_time"] + [c for c in run.epochs.columns if c not in ("epoch", "end_time")]]
+            if run.epochs is not None
+            else None
+        )
         res = run_energy(run.gpu, run.cpu, epochs, run.train_start, ram_w_per_mb=cfg.ram_w_per_mb)
         bad = check_row(rec, res.metrics["epochs_measured"] or None, cfg.plausibility)
         if bad:
@@ -363,7 +396,7 @@ def _config(config: IngestConfig | dict | None, ram_w_per_mb: float) -> IngestCo
 def _dataset_ledger(dataset: Path, table, shard: int | None, n_shards: int) -> list[dict]:
     """Ledger rows that are not about one run's logs: unreadable runs.csv rows, orphan folders,
     and the source adapter's own ledger."""
-    mine = (lambda rid: shard is None or shard_of(rid, n_shards) == shard)
+    mine = lambda rid: shard is None or shard_of(rid, n_shards) == shard
     ledger, skipped_ids = [], set()
     for rid, line, why in table.skipped:
         key = rid or f"{RUNS_FILE}:{line}"
@@ -374,8 +407,13 @@ def _dataset_ledger(dataset: Path, table, shard: int | None, n_shards: int) -> l
     folders = {p.name for p in runs_root.iterdir() if p.is_dir()} if runs_root.is_dir() else set()
     for orphan in sorted(folders - set(table.frame["run_id"]) - skipped_ids):
         if mine(orphan):
-            ledger.append({"run_id": orphan, "stage": "ingest",
-                           "reason": printable(f"logs in {RUNS_DIR}/{orphan} have no row in {RUNS_FILE}")})
+            ledger.append(
+                {
+                    "run_id": orphan,
+                    "stage": "ingest",
+                    "reason": printable(f"logs in {RUNS_DIR}/{orphan} have no row in {RUNS_FILE}"),
+                }
+            )
     src_ledger = dataset / SOURCE_LEDGER
     if src_ledger.is_file() and (shard is None or shard == 0):
         prev = pd.read_csv(src_ledger, dtype=str, keep_default_na=False)

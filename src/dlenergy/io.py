@@ -71,6 +71,7 @@ def write_csv(df: pd.DataFrame, path: str | Path, label: str | None = None, **kw
 def write_text(text: str, path: str | Path) -> None:
     def w(tmp):
         Path(tmp).write_text(text)
+
     _atomic(Path(path), w)
 
 

@@ -35,15 +35,52 @@ MISSING = "--"
 SIGNIFICANT = 4
 
 _ESCAPES = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "–": "--", "—": "---", "−": r"$-$", "×": r"$\times$", "≥": r"$\geq$", "≤": r"$\leq$",
-    "η": r"$\eta$", "ρ": r"$\rho$", "δ": r"$\delta$", "²": r"$^2$", "±": r"$\pm$", "·": r"$\cdot$",
-    "§": r"\S{}", "µ": r"$\mu$", "→": r"$\rightarrow$", "≈": r"$\approx$", "\u00a0": "~",
-    "\r\n": " ", "\n": " ", "\r": " ", "\t": " ",
-    "<": r"\textless{}", ">": r"\textgreater{}", "≠": r"$\neq$", "∞": r"$\infty$", "α": r"$\alpha$",
-    "β": r"$\beta$", "σ": r"$\sigma$", "μ": r"$\mu$", "Δ": r"$\Delta$", "…": r"\ldots{}", "’": "'",
-    "‘": "`", "“": "``", "”": "''", "°": r"$^\circ$",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "–": "--",
+    "—": "---",
+    "−": r"$-$",
+    "×": r"$\times$",
+    "≥": r"$\geq$",
+    "≤": r"$\leq$",
+    "η": r"$\eta$",
+    "ρ": r"$\rho$",
+    "δ": r"$\delta$",
+    "²": r"$^2$",
+    "±": r"$\pm$",
+    "·": r"$\cdot$",
+    "§": r"\S{}",
+    "µ": r"$\mu$",
+    "→": r"$\rightarrow$",
+    "≈": r"$\approx$",
+    "\u00a0": "~",
+    "\r\n": " ",
+    "\n": " ",
+    "\r": " ",
+    "\t": " ",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "≠": r"$\neq$",
+    "∞": r"$\infty$",
+    "α": r"$\alpha$",
+    "β": r"$\beta$",
+    "σ": r"$\sigma$",
+    "μ": r"$\mu$",
+    "Δ": r"$\Delta$",
+    "…": r"\ldots{}",
+    "’": "'",
+    "‘": "`",
+    "“": "``",
+    "”": "''",
+    "°": r"$^\circ$",
 }
 _ESCAPE_RE = re.compile("|".join(re.escape(k) for k in _ESCAPES))
 
@@ -137,8 +174,10 @@ def formatted_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _column_format(body: pd.DataFrame) -> str:
-    return "".join("r" if pd.api.types.is_numeric_dtype(body[c]) or pd.api.types.is_bool_dtype(body[c]) else "l"
-                   for c in body.columns)
+    return "".join(
+        "r" if pd.api.types.is_numeric_dtype(body[c]) or pd.api.types.is_bool_dtype(body[c]) else "l"
+        for c in body.columns
+    )
 
 
 def to_latex(df: pd.DataFrame, caption: str, label: str, *, source: str | None = None) -> str:
@@ -167,17 +206,19 @@ def to_latex(df: pd.DataFrame, caption: str, label: str, *, source: str | None =
         tex = "{\\scriptsize\n" + tex.rstrip() + "\n}\n"
     else:
         tabular = styler.to_latex(hrules=True, column_format=colfmt).rstrip()
-        tex = "\n".join([
-            r"\begin{table}[htbp]",
-            r"\centering",
-            rf"\caption{{{cap}}}",
-            rf"\label{{{label}}}",
-            r"\begin{adjustbox}{max width=\textwidth}",
-            tabular,
-            r"\end{adjustbox}",
-            r"\end{table}",
-            "",
-        ])
+        tex = "\n".join(
+            [
+                r"\begin{table}[htbp]",
+                r"\centering",
+                rf"\caption{{{cap}}}",
+                rf"\label{{{label}}}",
+                r"\begin{adjustbox}{max width=\textwidth}",
+                tabular,
+                r"\end{adjustbox}",
+                r"\end{table}",
+                "",
+            ]
+        )
     return "\n".join(header) + "\n" + tex
 
 
@@ -190,6 +231,7 @@ def write_latex(df: pd.DataFrame, path: str | Path, caption: str, label: str, *,
 
 def body_rows(tex: str) -> list[list[str]]:
     """The cells of a table written by :func:`to_latex`: the header row first, then the body rows."""
+
     def cells(line: str) -> list[str]:
         return [c.strip() for c in re.split(r"(?<!\\)&", line.strip()[:-2])]
 
@@ -210,9 +252,14 @@ def body_rows(tex: str) -> list[list[str]]:
     return rows
 
 
-_CAPTION_MARKUP = [(re.compile(r"\*\*(.+?)\*\*"), r"\1"), (re.compile(r"``(.+?)``"), r"\1"),
-                   (re.compile(r"\*(.+?)\*"), r"\1"), (re.compile(r"`([^`<]+?)\s*<[^>]+>`_"), r"\1"),
-                   (re.compile(r"\{[%#].*?[%#]\}", re.S), ""), (re.compile(r"\{\{.*?\}\}", re.S), "")]
+_CAPTION_MARKUP = [
+    (re.compile(r"\*\*(.+?)\*\*"), r"\1"),
+    (re.compile(r"``(.+?)``"), r"\1"),
+    (re.compile(r"\*(.+?)\*"), r"\1"),
+    (re.compile(r"`([^`<]+?)\s*<[^>]+>`_"), r"\1"),
+    (re.compile(r"\{[%#].*?[%#]\}", re.S), ""),
+    (re.compile(r"\{\{.*?\}\}", re.S), ""),
+]
 
 
 def caption_from_rst(text: str) -> str:

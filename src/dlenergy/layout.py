@@ -148,8 +148,11 @@ def read_runs_table(path: str | Path, *, strict: bool = True) -> RunsTable:
     if not path.is_file():
         raise LayoutError(f"{path}: runs table not found (layout v1 needs DATASET/{RUNS_FILE})")
     header, rows, numbers, skipped = _read_rows(path)
-    raw = pd.DataFrame(rows, columns=header, dtype=object).astype(str) if rows else pd.DataFrame(
-        {c: pd.Series(dtype=str) for c in header})
+    raw = (
+        pd.DataFrame(rows, columns=header, dtype=object).astype(str)
+        if rows
+        else pd.DataFrame({c: pd.Series(dtype=str) for c in header})
+    )
     missing = [c for c in RUNS_REQUIRED if c not in raw.columns]
     if missing:
         raise LayoutError(f"{path}:1: header lacks required column(s) {', '.join(missing)}")
@@ -189,8 +192,9 @@ def read_runs_table(path: str | Path, *, strict: bool = True) -> RunsTable:
     return RunsTable(out, problems, skipped)
 
 
-def _typed_column(raw: pd.DataFrame, out: pd.DataFrame, col: str, kind: str, path: str,
-                  lines: np.ndarray) -> list[Problem]:
+def _typed_column(
+    raw: pd.DataFrame, out: pd.DataFrame, col: str, kind: str, path: str, lines: np.ndarray
+) -> list[Problem]:
     """Type one column of ``raw`` into ``out``; the problems of its values."""
     problems = []
     s = raw[col].str.strip()
@@ -213,12 +217,21 @@ def _typed_column(raw: pd.DataFrame, out: pd.DataFrame, col: str, kind: str, pat
             bad = bad | (num.notna() & (num != np.round(num)))
         out[col] = num.astype("float64") if kind != "int" else num.astype("Float64").astype("float64")
     for i in np.flatnonzero(bad.to_numpy()):
-        problems.append(Problem(path, int(lines[i]), f"column '{col}': expected {kind} value, got {raw[col].iloc[i]!r}"))
+        problems.append(
+            Problem(path, int(lines[i]), f"column '{col}': expected {kind} value, got {raw[col].iloc[i]!r}")
+        )
     if col in RUNS_REQUIRED and col not in NULLABLE_REQUIRED:
         for i in np.flatnonzero(empty.to_numpy()):
             problems.append(Problem(path, int(lines[i]), f"empty value in required column '{col}'"))
     elif col in RUNS_REQUIRED:
         for i in np.flatnonzero(empty.to_numpy()):
-            problems.append(Problem(path, int(lines[i]), f"empty value in column '{col}' (run will be excluded as missing)",
-                                    fatal=False, run_id=str(raw["run_id"].iloc[i])))
+            problems.append(
+                Problem(
+                    path,
+                    int(lines[i]),
+                    f"empty value in column '{col}' (run will be excluded as missing)",
+                    fatal=False,
+                    run_id=str(raw["run_id"].iloc[i]),
+                )
+            )
     return problems

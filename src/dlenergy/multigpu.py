@@ -86,8 +86,13 @@ def bursty(t_us: np.ndarray, power: np.ndarray | None = None) -> bool:
     return float(np.mean(d < 0.25 * q90)) >= BURST_SHARE
 
 
-def identify(t_us: np.ndarray, ids: tuple[np.ndarray, list[str], str] | None,
-             names: tuple[np.ndarray, list[str]] | None, path: str, power: np.ndarray | None = None) -> GpuIds:
+def identify(
+    t_us: np.ndarray,
+    ids: tuple[np.ndarray, list[str], str] | None,
+    names: tuple[np.ndarray, list[str]] | None,
+    path: str,
+    power: np.ndarray | None = None,
+) -> GpuIds:
     """Which GPU each line belongs to (the module's rules 1-3).
 
     A value that labels under :data:`RARE` of the lines the commonest one does (a damaged name or
@@ -103,8 +108,10 @@ def identify(t_us: np.ndarray, ids: tuple[np.ndarray, list[str], str] | None,
         if len(common) == 1:
             break  # one GPU, a few damaged labels
         if col == "name" and counts[common].max() > 1.5 * counts[common].min() + 2:
-            raise LayoutError(f"{path}: GPU names repeat unevenly ({dict(zip(labels, counts.tolist()))}) and the log "
-                              "has no index or pci.bus_id column to tell the GPUs apart")
+            raise LayoutError(
+                f"{path}: GPU names repeat unevenly ({dict(zip(labels, counts.tolist()))}) and the log "
+                "has no index or pci.bus_id column to tell the GPUs apart"
+            )
         order = _order_labels([labels[i] for i in common]) if col != "name" else list(range(len(common)))
         remap = np.full(len(labels) + 1, -1, dtype=np.int16)
         remap[common[order]] = np.arange(len(common))
@@ -112,8 +119,10 @@ def identify(t_us: np.ndarray, ids: tuple[np.ndarray, list[str], str] | None,
         odd = gid < 0
         return GpuIds(len(common), gid, [labels[common[i]] for i in order], col, odd if odd.any() else None)
     if bursty(t_us, power):
-        raise LayoutError(f"{path}: the lines come in bursts, as a multi-GPU log's do, but nothing tells the GPUs "
-                          "apart (no index, pci.bus_id or differing names): log with --query-gpu=index,...")
+        raise LayoutError(
+            f"{path}: the lines come in bursts, as a multi-GPU log's do, but nothing tells the GPUs "
+            "apart (no index, pci.bus_id or differing names): log with --query-gpu=index,..."
+        )
     return GpuIds()
 
 
@@ -133,8 +142,10 @@ def assign_readings(gid: np.ndarray, k: int, path: str) -> tuple[np.ndarray, int
         if best is None or reading[-1] < best[0][-1]:
             best = (reading, int(order[0]))
     if best[0][-1] + 1 > 1.5 * np.ceil(len(gid) / k) + 2:
-        raise LayoutError(f"{path}: cannot group the lines of {k} GPUs into readings "
-                          f"({best[0][-1] + 1} readings for {len(gid)} lines)")
+        raise LayoutError(
+            f"{path}: cannot group the lines of {k} GPUs into readings "
+            f"({best[0][-1] + 1} readings for {len(gid)} lines)"
+        )
     return best
 
 
@@ -161,8 +172,15 @@ def _fill_runs(present: np.ndarray) -> int:
     return int((np.flatnonzero(edges == 1) - np.flatnonzero(edges == -1)).max())
 
 
-def merge_readings(t_us: np.ndarray, lines: np.ndarray, cols: dict[str, np.ndarray], ids: GpuIds,
-                   readings: tuple[np.ndarray, int], path: str, max_fill: int):
+def merge_readings(
+    t_us: np.ndarray,
+    lines: np.ndarray,
+    cols: dict[str, np.ndarray],
+    ids: GpuIds,
+    readings: tuple[np.ndarray, int],
+    path: str,
+    max_fill: int,
+):
     """One sample per reading: ``(t_us, lines, cols, n_filled)`` (see the module's merging rule)."""
     reading, lead = readings
     n_read = int(reading[-1]) + 1
@@ -178,8 +196,9 @@ def merge_readings(t_us: np.ndarray, lines: np.ndarray, cols: dict[str, np.ndarr
         present[rg] = True
         run = _fill_runs(present)
         if run > max_fill:
-            raise ImplausibleError(f"{path}: GPU {ids.labels[g]} has no line in {run} readings in a row "
-                                   f"(at most {max_fill} are filled)")
+            raise ImplausibleError(
+                f"{path}: GPU {ids.labels[g]} has no line in {run} readings in a row (at most {max_fill} are filled)"
+            )
         n_filled += int(n_read - present.sum())
         for c in floats:
             full = _at_readings(t_r, rg, cols[c][sel])

@@ -57,16 +57,33 @@ GPU_NUMERIC = ["power_w", "gpu_usage_pct", "mem_used_mib", "power_limit_w", "tem
 GPU_ID_COLUMNS = ("gpu_index", "gpu_bus_id", "gpu_uuid")
 
 #: kind of each numeric column; its values are converted to the kind's first unit below
-COLUMN_KIND = {"power_w": "power", "power_limit_w": "power", "gpu_usage_pct": "percent", "mem_usage_pct": "percent",
-               "cpu_usage_pct": "percent", "mem_total_mib": "memory", "mem_used_mib": "memory", "ram_used_mb": "memory",
-               "temperature_c": "temperature", "energy_counter_mj": "energy"}
+COLUMN_KIND = {
+    "power_w": "power",
+    "power_limit_w": "power",
+    "gpu_usage_pct": "percent",
+    "mem_usage_pct": "percent",
+    "cpu_usage_pct": "percent",
+    "mem_total_mib": "memory",
+    "mem_used_mib": "memory",
+    "ram_used_mb": "memory",
+    "temperature_c": "temperature",
+    "energy_counter_mj": "energy",
+}
 #: accepted units (lower case) -> factor to the kind's unit (W, %, MiB, degrees C, mJ).  MB is read as
 #: MiB (2**20 bytes), as nvidia-smi and psutil loggers (rss / 1024 / 1024) write it; GB as GiB.
 UNIT_FACTORS: dict[str, dict[str, float]] = {
     "power": {"w": 1.0, "kw": 1e3, "mw": 1e-3},
     "percent": {"%": 1.0},
-    "memory": {"mib": 1.0, "mb": 1.0, "gib": 1024.0, "gb": 1024.0, "kib": 1 / 1024, "kb": 1 / 1024,
-               "b": 2.0**-20, "bytes": 2.0**-20},
+    "memory": {
+        "mib": 1.0,
+        "mb": 1.0,
+        "gib": 1024.0,
+        "gb": 1024.0,
+        "kib": 1 / 1024,
+        "kb": 1 / 1024,
+        "b": 2.0**-20,
+        "bytes": 2.0**-20,
+    },
     "temperature": {"c": 1.0, "celsius": 1.0, "°c": 1.0},
     "energy": {"mj": 1.0, "j": 1e3, "kj": 1e6},
 }
@@ -74,8 +91,10 @@ UNIT_FACTORS: dict[str, dict[str, float]] = {
 FLOAT32 = {"gpu_usage_pct", "mem_used_mib", "temperature_c", "mem_usage_pct", "cpu_usage_pct"}
 
 _MISSING_TOKENS = ("[N/A]", "[Not Supported]", "N/A", "None", "")
-_VALUE = (r"(?i)^(?P<num>[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|[-+]?inf(?:inity)?|nan)"
-          r"\s*(?P<unit>[a-z%°]*)$")
+_VALUE = (
+    r"(?i)^(?P<num>[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|[-+]?inf(?:inity)?|nan)"
+    r"\s*(?P<unit>[a-z%°]*)$"
+)
 
 
 @dataclass
@@ -125,8 +144,10 @@ def _header_factors(path: Path, mapping: dict[str, str], report: LogReport) -> d
             continue
         table = UNIT_FACTORS[kind]
         if unit not in table:
-            raise LayoutError(f"{path}:1: column '{raw}' is in [{unit}]; {kind} is read in "
-                              f"{', '.join(_UNIT_TEXT.get(u, u) for u in table)} only")
+            raise LayoutError(
+                f"{path}:1: column '{raw}' is in [{unit}]; {kind} is read in "
+                f"{', '.join(_UNIT_TEXT.get(u, u) for u in table)} only"
+            )
         if table[unit] != 1.0:
             report.units[canon] = unit
         out[canon] = (unit, table[unit])
@@ -134,9 +155,26 @@ def _header_factors(path: Path, mapping: dict[str, str], report: LogReport) -> d
 
 
 #: how a unit is written after a value, for the fast path
-_UNIT_TEXT = {"w": "W", "kw": "kW", "mw": "mW", "%": "%", "mib": "MiB", "mb": "MB", "gib": "GiB", "gb": "GB",
-              "kib": "KiB", "kb": "KB", "b": "B", "bytes": "bytes", "c": "C", "celsius": "Celsius", "°c": "°C",
-              "mj": "mJ", "j": "J", "kj": "kJ"}
+_UNIT_TEXT = {
+    "w": "W",
+    "kw": "kW",
+    "mw": "mW",
+    "%": "%",
+    "mib": "MiB",
+    "mb": "MB",
+    "gib": "GiB",
+    "gb": "GB",
+    "kib": "KiB",
+    "kb": "KB",
+    "b": "B",
+    "bytes": "bytes",
+    "c": "C",
+    "celsius": "Celsius",
+    "°c": "°C",
+    "mj": "mJ",
+    "j": "J",
+    "kj": "kJ",
+}
 _KIND_UNIT = {"power": "w", "percent": "%", "memory": "mib", "temperature": "c", "energy": "mj"}
 
 
@@ -233,10 +271,15 @@ def _parse_chunk(data: bytes, names: list[str], include: list[str], first_line: 
     table = pacsv.read_csv(
         io.BytesIO(data),
         read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=False,
-                                         ignore_empty_lines=False, quote_char=False),
-        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in include}, include_columns=include,
-                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
+        parse_options=pacsv.ParseOptions(
+            invalid_row_handler=on_invalid, newlines_in_values=False, ignore_empty_lines=False, quote_char=False
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in include},
+            include_columns=include,
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
     )
     cut = [first_line + n - 1 for n in invalid if n is not None]
     rows = np.arange(first_line, first_line + n_lines, dtype=np.int64)
@@ -281,8 +324,16 @@ def _nonblank(table: pa.Table, include: list[str], ts_col: str) -> np.ndarray:
     return nonblank
 
 
-def _read_chunks(path: Path, names: list[str], mapping: dict[str, str], numeric: list[str], text: list[str],
-                 factors: dict, clock: RunClock, report: LogReport) -> _Raw:
+def _read_chunks(
+    path: Path,
+    names: list[str],
+    mapping: dict[str, str],
+    numeric: list[str],
+    text: list[str],
+    factors: dict,
+    clock: RunClock,
+    report: LogReport,
+) -> _Raw:
     """Every chunk of the log reduced to typed columns; dropped lines counted in ``report``."""
     damage = Damage()
     include = list(dict.fromkeys(mapping[c] for c in ["timestamp", *numeric, *text]))
@@ -325,8 +376,9 @@ def _read_chunks(path: Path, names: list[str], mapping: dict[str, str], numeric:
         out[c] = np.concatenate(lst) if lst else np.zeros(0)
         del lst
     report.n_kept = len(out["t_us"])
-    return _Raw(out.pop("t_us").astype(np.int64), out.pop("lines").astype(np.int32), out,
-                {c: codes[c].labels for c in text})
+    return _Raw(
+        out.pop("t_us").astype(np.int64), out.pop("lines").astype(np.int32), out, {c: codes[c].labels for c in text}
+    )
 
 
 # ----------------------------------------------------------------------------- GPU log
@@ -338,8 +390,9 @@ def _empty_gpu_frame(mapping: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def read_gpu_log(path: str | Path, *, config: Plausibility | None = None, clock: RunClock | None = None,
-                 tdp_w: float | None = None) -> tuple[pd.DataFrame, LogReport]:
+def read_gpu_log(
+    path: str | Path, *, config: Plausibility | None = None, clock: RunClock | None = None, tdp_w: float | None = None
+) -> tuple[pd.DataFrame, LogReport]:
     """Parse an nvidia-smi GPU log, one GPU or several.
 
     Returns a frame with columns ``timestamp`` (datetime64[us], on the run's ``clock``), ``t`` (float
@@ -380,8 +433,9 @@ def read_gpu_log(path: str | Path, *, config: Plausibility | None = None, clock:
     return _gpu_stages(raw, id_col, report, cfg, tdp_w, str(path)), report
 
 
-def _gpu_stages(raw: _Raw, id_col: str | None, report: LogReport, cfg: Plausibility, tdp_w: float | None,
-                path: str) -> pd.DataFrame:
+def _gpu_stages(
+    raw: _Raw, id_col: str | None, report: LogReport, cfg: Plausibility, tdp_w: float | None, path: str
+) -> pd.DataFrame:
     """Which GPU, plausibility, clock, readings, order and duplicates (the module's stages)."""
     cols, t, lines = raw.cols, raw.t_us, raw.lines
     ids_arg = (cols[id_col], raw.labels[id_col], id_col) if id_col else None
@@ -406,13 +460,16 @@ def _gpu_stages(raw: _Raw, id_col: str | None, report: LogReport, cfg: Plausibil
     for g, sel in enumerate(sels):
         cap, source = caps_g[g]
         label = f" of GPU {ids.labels[g]}" if ids.k > 1 else ""
-        check_peak(cols["power_w"][sel], cap / cfg.power_margin if source in ("log", "spec") else None, path, label, cfg)
+        check_peak(
+            cols["power_w"][sel], cap / cfg.power_margin if source in ("log", "spec") else None, path, label, cfg
+        )
         report.n_reordered += series.check_clock(t[sel], lines[sel], path, cfg.max_clock_backstep_s)
     n_lines = len(t)
     if ids.k > 1:
         reading = multigpu.assign_readings(ids.gid, ids.k, path)
-        t, lines, cols, report.n_filled = multigpu.merge_readings(t, lines, cols, ids, reading, path,
-                                                                  cfg.max_fill_readings)
+        t, lines, cols, report.n_filled = multigpu.merge_readings(
+            t, lines, cols, ids, reading, path, cfg.max_fill_readings
+        )
     t, cols, lines, report.n_duplicates, report.power.n_conflicting = series.sort_and_merge(t, cols, lines, "power_w")
     check_dropped_share(report.power, n_lines, path, cfg)
     report.lines = lines
@@ -427,8 +484,9 @@ def _gpu_stages(raw: _Raw, id_col: str | None, report: LogReport, cfg: Plausibil
 # ----------------------------------------------------------------------------- CPU log
 
 
-def read_cpu_log(path: str | Path, *, config: Plausibility | None = None,
-                 clock: RunClock | None = None) -> tuple[pd.DataFrame, LogReport]:
+def read_cpu_log(
+    path: str | Path, *, config: Plausibility | None = None, clock: RunClock | None = None
+) -> tuple[pd.DataFrame, LogReport]:
     """Parse a psutil log with ``timestamp, cpu usage (%), memory usage (MB)`` (extra columns ignored).
 
     Returns ``timestamp``, ``t``, ``cpu_usage_pct`` (if present) and ``ram_used_mb`` (MB = 2**20 bytes;
@@ -524,16 +582,19 @@ def _epoch_frame(path: Path, raw: pd.DataFrame, lines: np.ndarray, clock: RunClo
     bad = epoch.isna().to_numpy() | (epoch != epoch.round()).to_numpy() | (us == NAT)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise LayoutError(f"{path}:{lines[i]}: bad epoch marker {raw.iloc[i][['epoch', 'end_time']].tolist()} "
-                          "(need integer epoch and a timestamp)")
+        raise LayoutError(
+            f"{path}:{lines[i]}: bad epoch marker {raw.iloc[i][['epoch', 'end_time']].tolist()} "
+            "(need integer epoch and a timestamp)"
+        )
     us = to_clock(us, offsets, clock)
     e = epoch.to_numpy(dtype="int64")
     nonmono = np.flatnonzero((np.diff(e) <= 0) | (np.diff(us) < 0))
     if len(nonmono):
         i = int(nonmono[0]) + 1
         raise LayoutError(f"{path}:{lines[i]}: epoch markers out of order (epoch {int(e[i])} after {int(e[i - 1])})")
-    out = pd.DataFrame({c: _numeric_or_keep(raw[c]) for c in raw.columns if c not in ("epoch", "end_time")},
-                       index=raw.index)
+    out = pd.DataFrame(
+        {c: _numeric_or_keep(raw[c]) for c in raw.columns if c not in ("epoch", "end_time")}, index=raw.index
+    )
     out.insert(0, "end_time", us.view("datetime64[us]"))
     out.insert(0, "epoch", e)
     return out.reset_index(drop=True)

@@ -60,16 +60,23 @@ class Plausibility:
     images_ratio: float = 10.0
 
     def __post_init__(self):
-        checks = {"power_margin": self.power_margin >= 1.0, "max_power_w": self.max_power_w > 0,
-                  "min_peak_power_share": 0.0 <= self.min_peak_power_share < 1.0,
-                  "min_peak_power_w": self.min_peak_power_w >= 0,
-                  "max_dropped_share": 0.0 <= self.max_dropped_share <= 1.0,
-                  "max_clock_backstep_s": self.max_clock_backstep_s >= 0, "max_gap_s": self.max_gap_s > 0,
-                  "window_tolerance_s": self.window_tolerance_s >= 0, "max_fill_readings": self.max_fill_readings >= 0,
-                  "images_ratio": self.images_ratio >= 1.0}
+        checks = {
+            "power_margin": self.power_margin >= 1.0,
+            "max_power_w": self.max_power_w > 0,
+            "min_peak_power_share": 0.0 <= self.min_peak_power_share < 1.0,
+            "min_peak_power_w": self.min_peak_power_w >= 0,
+            "max_dropped_share": 0.0 <= self.max_dropped_share <= 1.0,
+            "max_clock_backstep_s": self.max_clock_backstep_s >= 0,
+            "max_gap_s": self.max_gap_s > 0,
+            "window_tolerance_s": self.window_tolerance_s >= 0,
+            "max_fill_readings": self.max_fill_readings >= 0,
+            "images_ratio": self.images_ratio >= 1.0,
+        }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
-            raise ValueError(f"ingest.plausibility: out of range: {', '.join(f'{k}={getattr(self, k)!r}' for k in bad)}")
+            raise ValueError(
+                f"ingest.plausibility: out of range: {', '.join(f'{k}={getattr(self, k)!r}' for k in bad)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -98,8 +105,10 @@ class IngestConfig:
         p = dict(d.pop("plausibility", None) or {})
         pknown = {f.name for f in fields(Plausibility)}
         if set(p) - pknown:
-            raise ValueError(f"ingest.plausibility: unknown key(s) {', '.join(sorted(set(p) - pknown))}; "
-                             f"known: {', '.join(sorted(pknown))}")
+            raise ValueError(
+                f"ingest.plausibility: unknown key(s) {', '.join(sorted(set(p) - pknown))}; "
+                f"known: {', '.join(sorted(pknown))}"
+            )
         return cls(**d, plausibility=Plausibility(**p))
 
     def as_dict(self) -> dict:
@@ -150,8 +159,9 @@ def power_cap(limit_w: np.ndarray | None, tdp_w: float | None, cfg: Plausibility
     return cfg.max_power_w, "max_power_w"
 
 
-def screen_power(power: np.ndarray, caps: np.ndarray, lines: np.ndarray, path: str, cfg: Plausibility,
-                 n_unparsed: int = 0) -> PowerScreen:
+def screen_power(
+    power: np.ndarray, caps: np.ndarray, lines: np.ndarray, path: str, cfg: Plausibility, n_unparsed: int = 0
+) -> PowerScreen:
     """Refuse negative power; set non-finite and above-cap samples to NaN (in place) and count them.
 
     ``caps`` is each sample's cap (its GPU's).  Raises :class:`ImplausibleError` on a negative
@@ -162,8 +172,10 @@ def screen_power(power: np.ndarray, caps: np.ndarray, lines: np.ndarray, path: s
     neg = np.flatnonzero(power < 0)
     if len(neg):
         i = neg[0]
-        raise ImplausibleError(f"{path}:{lines[i]}: negative power draw {power[i]:g} W "
-                               f"({len(neg)} negative sample(s)): power is never negative")
+        raise ImplausibleError(
+            f"{path}:{lines[i]}: negative power draw {power[i]:g} W "
+            f"({len(neg)} negative sample(s)): power is never negative"
+        )
     nonfinite = np.isinf(power)
     above = np.isfinite(power) & (power > caps)
     rep.n_unparsed = n_unparsed
@@ -183,8 +195,10 @@ def check_peak(power: np.ndarray, limit_w: float | None, path: str, gpu: str, cf
     floor = cfg.min_peak_power_share * limit_w if limit_w else cfg.min_peak_power_w
     peak = float(ok.max())
     if peak < floor:
-        raise ImplausibleError(f"{path}: the highest power sample{gpu} is {peak:g} W, below {floor:g} W "
-                               f"({'a share of its limit' if limit_w else 'the minimum'}): power in the wrong unit?")
+        raise ImplausibleError(
+            f"{path}: the highest power sample{gpu} is {peak:g} W, below {floor:g} W "
+            f"({'a share of its limit' if limit_w else 'the minimum'}): power in the wrong unit?"
+        )
 
 
 def check_dropped_share(rep: PowerScreen, n_samples: int, path: str, cfg: Plausibility) -> None:
@@ -195,7 +209,8 @@ def check_dropped_share(rep: PowerScreen, n_samples: int, path: str, cfg: Plausi
         raise ImplausibleError(
             f"{path}: {rep.n_implausible} of {n_samples} power samples dropped ({share:.1%} > "
             f"{cfg.max_dropped_share:.0%}): {rep.n_unparsed} unreadable, {rep.n_nonfinite} non-finite, "
-            f"{rep.n_above_cap} above {rep.cap_w:g} W, {rep.n_conflicting} conflicting duplicates")
+            f"{rep.n_above_cap} above {rep.cap_w:g} W, {rep.n_conflicting} conflicting duplicates"
+        )
 
 
 def refuse_negative(values: np.ndarray, lines: np.ndarray, path: str, what: str) -> None:
@@ -224,6 +239,7 @@ def check_row(rec: dict, epochs_measured: int | None, cfg: Plausibility) -> str 
     >>> check_row({**row, "images_seen": 1e-300}, 20, Plausibility())
     'images_seen = 1e-300 is not a count of images (>= 1)'
     """
+
     def val(k):
         v = rec.get(k)
         try:
@@ -249,6 +265,8 @@ def check_row(rec: dict, epochs_measured: int | None, cfg: Plausibility) -> str 
     if n_ep and size:
         ratio = images / (n_ep * size)
         if not (1.0 / cfg.images_ratio <= ratio <= cfg.images_ratio):
-            return (f"images_seen = {images:g} is {ratio:.3g} x epochs ({n_ep:g}) x training_size ({size:g}); "
-                    f"plausible: within {cfg.images_ratio:g}x")
+            return (
+                f"images_seen = {images:g} is {ratio:.3g} x epochs ({n_ep:g}) x training_size ({size:g}); "
+                f"plausible: within {cfg.images_ratio:g}x"
+            )
     return None

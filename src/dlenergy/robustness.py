@@ -52,8 +52,11 @@ from .cleaning import CleaningConfig, clean
 
 VARIANTS = ("configured", "authors", "none")
 SEEDED = ("configured", "authors")
-VARIANT_LABELS = {"configured": "configured (ours, seeded)", "authors": "authors' procedure",
-                  "none": "no outlier removal"}
+VARIANT_LABELS = {
+    "configured": "configured (ours, seeded)",
+    "authors": "authors' procedure",
+    "none": "no outlier removal",
+}
 
 #: the replication package's numeric run-table columns, in its order -> the runs table's (ours lacks the temperature)
 AUTHORS_FEATURES: dict[str, str] = {
@@ -76,8 +79,26 @@ AUTHORS_FEATURES: dict[str, str] = {
 AUTHORS_GROUP = ("environment", "architecture", "dataset")
 AUTHORS_PREFIX = "authors_z_"
 
-COLUMNS = ["statistic", "variant", "kind", "table", "row", "column", "value", "min", "p5", "median", "p95", "max",
-           "n_seeds", "conclusion", "share_conclusion_holds", "paper", "paper_within_range", "note"]
+COLUMNS = [
+    "statistic",
+    "variant",
+    "kind",
+    "table",
+    "row",
+    "column",
+    "value",
+    "min",
+    "p5",
+    "median",
+    "p95",
+    "max",
+    "n_seeds",
+    "conclusion",
+    "share_conclusion_holds",
+    "paper",
+    "paper_within_range",
+    "note",
+]
 SEED_COLUMNS = ["variant", "seed", "statistic", "kind", "test", "value", "text"]
 
 
@@ -112,8 +133,10 @@ class RobustnessConfig:
         bad = [v for v in d.get("variants", ()) if v not in VARIANTS]
         bad += [v for v in d.get("verdict_variants", ()) if v not in SEEDED]
         if bad:
-            raise ValueError(f"robustness config: unknown variant(s) {bad}; known: {list(VARIANTS)} "
-                             f"(verdict_variants: {list(SEEDED)}, the seeded ones)")
+            raise ValueError(
+                f"robustness config: unknown variant(s) {bad}; known: {list(VARIANTS)} "
+                f"(verdict_variants: {list(SEEDED)}, the seeded ones)"
+            )
         return cls(**d)
 
 
@@ -162,8 +185,11 @@ def add_authors_features(pre: pd.DataFrame, features: Iterable[str]) -> tuple[pd
     derived = S.add_derived(pre)
     names = {v: k for k, v in AUTHORS_FEATURES.items()}
     present = [f for f in features if f in derived.columns]
-    notes = [f"authors variant: no column {f} ({names.get(f, 'feature')}) in the runs table"
-             for f in features if f not in derived.columns]
+    notes = [
+        f"authors variant: no column {f} ({names.get(f, 'feature')}) in the runs table"
+        for f in features
+        if f not in derived.columns
+    ]
     out = pre.copy()
     cols = [AUTHORS_PREFIX + f for f in present]
     if present and len(pre):
@@ -172,17 +198,24 @@ def add_authors_features(pre: pd.DataFrame, features: Iterable[str]) -> tuple[pd
     return out, cols, notes
 
 
-def outlier_config(variant: str, seed: int, cleaning: CleaningConfig, rcfg: RobustnessConfig,
-                   authors_columns: list[str]) -> CleaningConfig | None:
+def outlier_config(
+    variant: str, seed: int, cleaning: CleaningConfig, rcfg: RobustnessConfig, authors_columns: list[str]
+) -> CleaningConfig | None:
     """The :class:`CleaningConfig` of a variant's outlier stage at ``seed`` (None: no outlier stage)."""
     if variant == "none":
         return None
     if variant == "configured":
         return replace(cleaning, seed=int(seed))
     if variant == "authors":
-        return replace(cleaning, seed=int(seed), outlier_features=tuple(authors_columns), outlier_group=AUTHORS_GROUP,
-                       n_estimators=rcfg.authors_n_estimators, contamination=rcfg.authors_contamination,
-                       min_group_size=1)
+        return replace(
+            cleaning,
+            seed=int(seed),
+            outlier_features=tuple(authors_columns),
+            outlier_group=AUTHORS_GROUP,
+            n_estimators=rcfg.authors_n_estimators,
+            contamination=rcfg.authors_contamination,
+            min_group_size=1,
+        )
     raise ValueError(f"robustness: unknown variant '{variant}' (known: {', '.join(VARIANTS)})")
 
 
@@ -210,8 +243,9 @@ class Stat(NamedTuple):
 T = "tables/"
 
 
-def _normality(df: pd.DataFrame, table: str, values: list[str], group: str, order: list,
-               cfg: S.StatsConfig) -> list[Stat]:
+def _normality(
+    df: pd.DataFrame, table: str, values: list[str], group: str, order: list, cfg: S.StatsConfig
+) -> list[Stat]:
     """Shapiro-Wilk W and p per group, Levene (median-centred) W and p per variable (Tables 3-5)."""
     out = []
     for v in values:
@@ -228,21 +262,25 @@ def _normality(df: pd.DataFrame, table: str, values: list[str], group: str, orde
             lw, lp = float(r.statistic), float(r.pvalue)
         if data:
             test = f"{table}|{v}|levene"
-            out += [Stat(table, (("variable", v),), "levene_w", lw, test),
-                    Stat(table, (("variable", v),), "levene_p", lp, test)]
+            out += [
+                Stat(table, (("variable", v),), "levene_w", lw, test),
+                Stat(table, (("variable", v),), "levene_p", lp, test),
+            ]
     return out
 
 
 def _dunn_adjusted(kept: dict, p_adjust: str | None) -> pd.DataFrame:
     """Dunn's adjusted p-value matrix (scikit-posthocs), indexed by the groups as strings."""
     names = list(kept)
-    long = pd.DataFrame({"v": np.concatenate([kept[g] for g in names]),
-                         "g": np.concatenate([[str(g)] * len(kept[g]) for g in names])})
+    long = pd.DataFrame(
+        {"v": np.concatenate([kept[g] for g in names]), "g": np.concatenate([[str(g)] * len(kept[g]) for g in names])}
+    )
     return sp.posthoc_dunn(long, val_col="v", group_col="g", p_adjust=p_adjust)
 
 
-def _kruskal(df: pd.DataFrame, table: str, values: list[str], group: str, order: list,
-             cfg: S.StatsConfig) -> list[Stat]:
+def _kruskal(
+    df: pd.DataFrame, table: str, values: list[str], group: str, order: list, cfg: S.StatsConfig
+) -> list[Stat]:
     """Kruskal-Wallis H, p, η², Dunn's not-different pairs and each pair's adjusted p."""
     out = []
     pairs_table = table.replace(".csv", "_dunn.csv")
@@ -261,15 +299,22 @@ def _kruskal(df: pd.DataFrame, table: str, values: list[str], group: str, order:
         test, dunn = f"{table}|{v}|kruskal", f"{table}|{v}|dunn"
         where = (("variable", v),)
         nd = "; ".join(f"{S.glabel(a)} – {S.glabel(b)}" for a, b, pa in pairs if not pa < cfg.alpha)
-        out += [Stat(table, where, "H", H, test), Stat(table, where, "p_value", p, test),
-                Stat(table, where, "eta2", eta, test), Stat(table, where, "not_different", nd, dunn)]
-        out += [Stat(pairs_table, (("variable", v), ("group_a", a), ("group_b", b)), "p_adjusted", pa, dunn)
-                for a, b, pa in pairs]
+        out += [
+            Stat(table, where, "H", H, test),
+            Stat(table, where, "p_value", p, test),
+            Stat(table, where, "eta2", eta, test),
+            Stat(table, where, "not_different", nd, dunn),
+        ]
+        out += [
+            Stat(pairs_table, (("variable", v), ("group_a", a), ("group_b", b)), "p_adjusted", pa, dunn)
+            for a, b, pa in pairs
+        ]
     return out
 
 
-def _spearman(df: pd.DataFrame, table: str, x: str, ys: list[str], by: str | None = None,
-              order: list | None = None) -> list[Stat]:
+def _spearman(
+    df: pd.DataFrame, table: str, x: str, ys: list[str], by: str | None = None, order: list | None = None
+) -> list[Stat]:
     """One-sided Spearman ρ and p of ``x`` with each of ``ys`` (per value of ``by``)."""
     out = []
     parts = [(None, df)] if by is None else [(g, df[df[by] == g]) for g in S.ordered_groups(df[by], order)]
@@ -297,23 +342,42 @@ def _tradeoff(f: pd.DataFrame, cfg: S.StatsConfig) -> list[Stat]:
     t["_e"] = t["environment"].map({e: i for i, e in enumerate(env_order)})
     t["_a"] = t["architecture"].map({a: i for i, a in enumerate(arch_order)})
     t = t.sort_values(["_e", "_a", "environment", "architecture"], kind="stable").reset_index(drop=True)
-    out = [Stat(T + "tradeoff.csv", (("environment", r.environment), ("architecture", r.architecture)), f"median_{m}",
-                float(getattr(r, f"median_{m}"))) for r in t.itertuples() for m in FIG2_METRICS]
+    out = [
+        Stat(
+            T + "tradeoff.csv",
+            (("environment", r.environment), ("architecture", r.architecture)),
+            f"median_{m}",
+            float(getattr(r, f"median_{m}")),
+        )
+        for r in t.itertuples()
+        for m in FIG2_METRICS
+    ]
     env, arch = cfg.rq1_environment, cfg.rq2_architecture
     ok = t[(t["environment"] == env) & (t["n"] >= cfg.min_group_size)]  # the reference: the most energy-greedy
-    ref = (str(ok.loc[ok["median_energy_per_image_j"].idxmax(), "architecture"])
-           if ok["median_energy_per_image_j"].notna().any() else None)
-    scopes = [(t[t["environment"] == env], ["architecture"], f"architectures in {env}", ref),
-              (t[t["architecture"] == arch], ["environment"], f"environments for {arch}", env),
-              (t, ["environment", "architecture"], "all environment x architecture", None)]
+    ref = (
+        str(ok.loc[ok["median_energy_per_image_j"].idxmax(), "architecture"])
+        if ok["median_energy_per_image_j"].notna().any()
+        else None
+    )
+    scopes = [
+        (t[t["environment"] == env], ["architecture"], f"architectures in {env}", ref),
+        (t[t["architecture"] == arch], ["environment"], f"environments for {arch}", env),
+        (t, ["environment", "architecture"], "all environment x architecture", None),
+    ]
     for i, (sub, keys, scope, reference) in enumerate(scopes):
         pairs = S.reduction_pairs(sub, keys, scope=scope, min_n=cfg.min_group_size)
         if i < 2:  # the pairs of every combination (scope 3) are many; their summary says it all
-            out += [Stat(T + "reductions.csv", (("scope", scope), ("from", r["from"]), ("to", r["to"])), col, r[col])
-                    for _, r in pairs.iterrows() for col in ("reduction", "f1_decrease")]
+            out += [
+                Stat(T + "reductions.csv", (("scope", scope), ("from", r["from"]), ("to", r["to"])), col, r[col])
+                for _, r in pairs.iterrows()
+                for col in ("reduction", "f1_decrease")
+            ]
         summary = S.reduction_summary(pairs, scope, reference)
-        out += [Stat(T + "reductions_summary.csv", (("scope", scope), ("statistic", r["statistic"])), col, r[col])
-                for _, r in summary[summary["status"] == S.STATUS_OK].iterrows() for col in ("reduction", "f1_decrease")]
+        out += [
+            Stat(T + "reductions_summary.csv", (("scope", scope), ("statistic", r["statistic"])), col, r[col])
+            for _, r in summary[summary["status"] == S.STATUS_OK].iterrows()
+            for col in ("reduction", "f1_decrease")
+        ]
     return out
 
 
@@ -338,9 +402,14 @@ def seed_statistics(runs: pd.DataFrame, cfg: S.StatsConfig) -> list[Stat]:
         out += _kruskal(s.frame, T + "kruskal_dunn_rq2.csv", S.RQ2_VALUES, "environment", order, cfg)
     b1 = S.block1(df, cfg)
     if b1.reason is None:
-        out += _spearman(b1.frame, T + "spearman_gpu_usage.csv", "gpu_usage_pct",
-                         ["mean_gpu_power_w", "energy_per_image_j"], by="environment",
-                         order=S.environment_order(b1.frame))
+        out += _spearman(
+            b1.frame,
+            T + "spearman_gpu_usage.csv",
+            "gpu_usage_pct",
+            ["mean_gpu_power_w", "energy_per_image_j"],
+            by="environment",
+            order=S.environment_order(b1.frame),
+        )
         out += _tradeoff(b1.frame, cfg)
     s = S.ram_selection(df, cfg)
     if s.reason is None:
@@ -355,11 +424,24 @@ def seed_statistics(runs: pd.DataFrame, cfg: S.StatsConfig) -> list[Stat]:
 
 #: kind of a number the paper does not report, by its column (the scorecard's kinds)
 KIND_OF_COLUMN = {
-    "shapiro_w": "shapiro_w", "shapiro_p": "p_value", "levene_w": "statistic", "levene_p": "p_value",
-    "H": "statistic", "p_value": "p_value", "eta2": "eta2", "not_different": "pair_set", "p_adjusted": "p_value",
-    "rho": "rho", "median_energy_per_image_j": "energy", "median_gpu_usage_pct": "percentage", "median_f1": "score",
-    "median_mean_gpu_power_w": "power", "median_time_per_image_ms": "time", "reduction": "fraction",
-    "f1_decrease": "f1_decrease", "runs_out": "count",
+    "shapiro_w": "shapiro_w",
+    "shapiro_p": "p_value",
+    "levene_w": "statistic",
+    "levene_p": "p_value",
+    "H": "statistic",
+    "p_value": "p_value",
+    "eta2": "eta2",
+    "not_different": "pair_set",
+    "p_adjusted": "p_value",
+    "rho": "rho",
+    "median_energy_per_image_j": "energy",
+    "median_gpu_usage_pct": "percentage",
+    "median_f1": "score",
+    "median_mean_gpu_power_w": "power",
+    "median_time_per_image_ms": "time",
+    "reduction": "fraction",
+    "f1_decrease": "f1_decrease",
+    "runs_out": "count",
 }
 
 
@@ -391,8 +473,11 @@ class Namer:
 
     def _resolve(self, st: Stat) -> list[tuple[str, str, str | None]]:
         where = dict(st.where)
-        found = [(key, spec.kind, spec.transform) for key, spec in self.specs.get((st.table, st.column), [])
-                 if {k for k, _ in spec.where} == set(where) and all(SC._same(where[k], v) for k, v in spec.where)]
+        found = [
+            (key, spec.kind, spec.transform)
+            for key, spec in self.specs.get((st.table, st.column), [])
+            if {k for k, _ in spec.where} == set(where) and all(SC._same(where[k], v) for k, v in spec.where)
+        ]
         if found:
             return found
         stem = st.table.rsplit("/", 1)[-1].removesuffix(".csv")
@@ -404,8 +489,15 @@ class Namer:
 # running the seeds
 
 
-def _batch(pre: pd.DataFrame, variant: str, seeds: list[int], cleaning: CleaningConfig, rcfg: RobustnessConfig,
-           authors_columns: list[str], stats_cfg: S.StatsConfig) -> list[tuple[int, list[Stat]]]:
+def _batch(
+    pre: pd.DataFrame,
+    variant: str,
+    seeds: list[int],
+    cleaning: CleaningConfig,
+    rcfg: RobustnessConfig,
+    authors_columns: list[str],
+    stats_cfg: S.StatsConfig,
+) -> list[tuple[int, list[Stat]]]:
     out = []
     for s in seeds:
         config = outlier_config(variant, s, cleaning, rcfg, authors_columns)
@@ -424,8 +516,16 @@ def _jobs(rcfg: RobustnessConfig, seed: int, n_jobs: int) -> list[tuple[str, lis
     return jobs
 
 
-def seed_values(pre: pd.DataFrame, cleaning: CleaningConfig, stats_cfg: S.StatsConfig, rcfg: RobustnessConfig,
-                seed: int, keys: Iterable[str], n_jobs: int = 1, verbose: int = 0) -> tuple[pd.DataFrame, list[str]]:
+def seed_values(
+    pre: pd.DataFrame,
+    cleaning: CleaningConfig,
+    stats_cfg: S.StatsConfig,
+    rcfg: RobustnessConfig,
+    seed: int,
+    keys: Iterable[str],
+    n_jobs: int = 1,
+    verbose: int = 0,
+) -> tuple[pd.DataFrame, list[str]]:
     """Every statistic under every variant and seed: one row per (variant, seed, statistic).
 
     ``pre``: the runs before the outlier stage (:func:`pre_outlier_runs`); ``keys``: the scorecard keys
@@ -439,7 +539,8 @@ def seed_values(pre: pd.DataFrame, cleaning: CleaningConfig, stats_cfg: S.StatsC
     jobs = _jobs(rcfg, seed, n_jobs)
     frames = {v: (pre_a if v == "authors" else pre) for v in rcfg.variants}
     results = Parallel(n_jobs=n_jobs, verbose=verbose)(
-        delayed(_batch)(frames[v], v, seeds, cleaning, rcfg, authors_columns, stats_cfg) for v, seeds in jobs)
+        delayed(_batch)(frames[v], v, seeds, cleaning, rcfg, authors_columns, stats_cfg) for v, seeds in jobs
+    )
     name = Namer(keys)
     rows = []
     for (variant, _), batch in zip(jobs, results):
@@ -451,8 +552,20 @@ def seed_values(pre: pd.DataFrame, cleaning: CleaningConfig, stats_cfg: S.StatsC
                     num = np.nan if text is not None else float(v)
                     if transform == "one_minus":
                         num = 1.0 - num
-                    rows.append((variant, s, key, kind, st.test, num, text, st.table, SC.Spec(st.table, st.where,
-                                 st.column, kind).row, st.column))
+                    rows.append(
+                        (
+                            variant,
+                            s,
+                            key,
+                            kind,
+                            st.test,
+                            num,
+                            text,
+                            st.table,
+                            SC.Spec(st.table, st.where, st.column, kind).row,
+                            st.column,
+                        )
+                    )
     cols = SEED_COLUMNS + ["table", "row", "column"]
     return pd.DataFrame(rows, columns=cols), notes
 
@@ -464,8 +577,12 @@ _P_COLUMNS = ("shapiro_p", "levene_p", "p_value")
 
 
 #: η² classes (Cohen): (lower bound, name, text)
-EFFECT_CLASSES = ((0.14, "large", "η² ≥ 0.14"), (0.06, "medium", "0.06 ≤ η² < 0.14"),
-                  (0.01, "small", "0.01 ≤ η² < 0.06"), (-np.inf, "negligible", "η² < 0.01"))
+EFFECT_CLASSES = (
+    (0.14, "large", "η² ≥ 0.14"),
+    (0.06, "medium", "0.06 ≤ η² < 0.14"),
+    (0.01, "small", "0.01 ≤ η² < 0.06"),
+    (-np.inf, "negligible", "η² < 0.01"),
+)
 
 
 def _effect(eta2: float) -> tuple[str, str]:
@@ -479,18 +596,37 @@ def _test_claim(test: str, column: str, paper_p: float, alpha: float) -> tuple[s
     """The decision of a test (read from its p-value) that the paper draws."""
     a = f"α = {alpha:g}"
     if test == "shapiro":
-        return (f"not normal at {a}", lambda p: p <= alpha) if paper_p <= alpha else \
-               (f"normal at {a}", lambda p: p > alpha)
+        return (
+            (f"not normal at {a}", lambda p: p <= alpha)
+            if paper_p <= alpha
+            else (f"normal at {a}", lambda p: p > alpha)
+        )
     if test == "levene":
-        return (f"unequal variances at {a}", lambda p: p <= alpha) if paper_p <= alpha else \
-               (f"equal variances at {a}", lambda p: p > alpha)
+        return (
+            (f"unequal variances at {a}", lambda p: p <= alpha)
+            if paper_p <= alpha
+            else (f"equal variances at {a}", lambda p: p > alpha)
+        )
     side = " (one-sided)" if test == "spearman" else ""
-    return (f"significant at {a}{side}", lambda p: p < alpha) if paper_p < alpha else \
-           (f"not significant at {a}{side}", lambda p: p >= alpha)
+    return (
+        (f"significant at {a}{side}", lambda p: p < alpha)
+        if paper_p < alpha
+        else (f"not significant at {a}{side}", lambda p: p >= alpha)
+    )
 
 
-def claim(kind: str, column: str, test: str, paper, *, paper_p=None, paper_pairs=None, pair=None,
-          alpha: float = 0.05, tolerances: dict | None = None) -> tuple[str, Callable | None, str]:
+def claim(
+    kind: str,
+    column: str,
+    test: str,
+    paper,
+    *,
+    paper_p=None,
+    paper_pairs=None,
+    pair=None,
+    alpha: float = 0.05,
+    tolerances: dict | None = None,
+) -> tuple[str, Callable | None, str]:
     """(conclusion, holds(value) -> bool, what holds() reads: "self" or "test_p") of one number.
 
     ``paper``: the paper's value of this number (None: not reported); ``paper_p``: the paper's p-value
@@ -520,8 +656,11 @@ def claim(kind: str, column: str, test: str, paper, *, paper_p=None, paper_pairs
     if column == "rho":
         strength, sign = S.correlation_strength(float(paper)), np.sign(float(paper))
         word = "positive" if sign > 0 else "negative"
-        return (f"{strength} {word} correlation",
-                lambda v: S.correlation_strength(v) == strength and np.sign(v) == sign, "self")
+        return (
+            f"{strength} {word} correlation",
+            lambda v: S.correlation_strength(v) == strength and np.sign(v) == sign,
+            "self",
+        )
     if test in ("shapiro", "levene", "kruskal", "spearman") and column != "rho":
         if paper_p is None:
             return "", None, ""
@@ -530,8 +669,11 @@ def claim(kind: str, column: str, test: str, paper, *, paper_p=None, paper_pairs
     rule = {**SC.DEFAULT_TOLERANCES, **(tolerances or {})}.get(kind)
     if rule is None:
         return "", None, ""
-    return (f"within the scorecard tolerance of the paper ({SC.tolerance_text(rule)})",
-            lambda v: SC.judge(kind, paper, v, tolerances).verdict == SC.PASS, "self")
+    return (
+        f"within the scorecard tolerance of the paper ({SC.tolerance_text(rule)})",
+        lambda v: SC.judge(kind, paper, v, tolerances).verdict == SC.PASS,
+        "self",
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -607,21 +749,47 @@ def _lookup_tests(meta: pd.DataFrame, paper: dict) -> tuple[dict, dict]:
     return p_of, sets_of
 
 
-def _summary_row(stat: str, m: pd.Series, num: pd.DataFrame, txt: pd.DataFrame, paper: dict, tests: tuple,
-                 seed: int, alpha: float, tolerances: dict | None) -> dict:
+def _summary_row(
+    stat: str,
+    m: pd.Series,
+    num: pd.DataFrame,
+    txt: pd.DataFrame,
+    paper: dict,
+    tests: tuple,
+    seed: int,
+    alpha: float,
+    tolerances: dict | None,
+) -> dict:
     kind, column, test = m["kind"], m["column"], m["test"]
     p_of, sets_of = tests
     pv = paper.get(stat)
     is_pair = column == "p_adjusted"
-    text, holds, reads = claim(kind, column, _test_type(test), pv, paper_p=paper.get(p_of.get(test)),
-                               paper_pairs=paper.get(sets_of.get(test)) if is_pair else None,
-                               pair=_pair(m["row"]) if is_pair else None, alpha=alpha, tolerances=tolerances)
+    text, holds, reads = claim(
+        kind,
+        column,
+        _test_type(test),
+        pv,
+        paper_p=paper.get(p_of.get(test)),
+        paper_pairs=paper.get(sets_of.get(test)) if is_pair else None,
+        pair=_pair(m["row"]) if is_pair else None,
+        alpha=alpha,
+        tolerances=tolerances,
+    )
     values = txt.loc[stat] if kind == "pair_set" else num.loc[stat]
     # the configured seed's value; a variant evaluated once (no outlier removal) has that one value
     value = values.iloc[0] if len(values) == 1 else values.get(seed, np.nan)
-    row = {"statistic": stat, "kind": kind, "table": m["table"], "row": m["row"], "column": column,
-           "value": value, "conclusion": text, "paper": "" if pv is None else pv, "paper_within_range": None,
-           "note": ""}
+    row = {
+        "statistic": stat,
+        "kind": kind,
+        "table": m["table"],
+        "row": m["row"],
+        "column": column,
+        "value": value,
+        "conclusion": text,
+        "paper": "" if pv is None else pv,
+        "paper_within_range": None,
+        "note": "",
+    }
     if kind == "pair_set":
         row.update(_set_summary(values, pv))
     else:
@@ -634,8 +802,14 @@ def _summary_row(stat: str, m: pd.Series, num: pd.DataFrame, txt: pd.DataFrame, 
     return row
 
 
-def summarize(seeds: pd.DataFrame, targets: pd.DataFrame | None = None, *, seed: int, alpha: float = 0.05,
-              tolerances: dict | None = None) -> pd.DataFrame:
+def summarize(
+    seeds: pd.DataFrame,
+    targets: pd.DataFrame | None = None,
+    *,
+    seed: int,
+    alpha: float = 0.05,
+    tolerances: dict | None = None,
+) -> pd.DataFrame:
     """One row per statistic and variant (columns :data:`COLUMNS`) from :func:`seed_values`' table.
 
     ``value`` is the number at the configured ``seed``; ``min`` ... ``max`` and ``n_seeds`` run over the
@@ -660,10 +834,19 @@ def summarize(seeds: pd.DataFrame, targets: pd.DataFrame | None = None, *, seed:
     return out.sort_values(["_s", "_v"], kind="stable").drop(columns=["_s", "_v"]).reset_index(drop=True)
 
 
-def robustness(runs: pd.DataFrame, ingest_ledger: pd.DataFrame | None, cleaning: CleaningConfig,
-               stats_cfg: S.StatsConfig, rcfg: RobustnessConfig, *, seed: int, targets: pd.DataFrame | None = None,
-               tolerances: dict | None = None, n_jobs: int = 1,
-               verbose: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+def robustness(
+    runs: pd.DataFrame,
+    ingest_ledger: pd.DataFrame | None,
+    cleaning: CleaningConfig,
+    stats_cfg: S.StatsConfig,
+    rcfg: RobustnessConfig,
+    *,
+    seed: int,
+    targets: pd.DataFrame | None = None,
+    tolerances: dict | None = None,
+    n_jobs: int = 1,
+    verbose: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """The whole sensitivity analysis of an ingested runs table: (summary, per-seed values, notes).
 
     ``runs`` and ``ingest_ledger``: the pipeline's ``runs.parquet`` and ``ingest_ledger.csv``;
@@ -727,24 +910,36 @@ def to_markdown(summary: pd.DataFrame, source: str, label: str | None = None, no
     for v in dict.fromkeys(rep["variant"]):
         d = rep[rep["variant"] == v]
         within = d["paper_within_range"].astype("boolean")
-        lines.append(f"- **{VARIANT_LABELS.get(v, v)}**: the paper's value lies in the seed range of "
-                     f"{int(within.sum())} of {int(within.notna().sum())} reported numbers.")
-    lines += ["", "Range: [min, max] over seeds (p5–p95 in brackets); holds: share of seeds under which the "
-              "paper's conclusion holds.", ""]
+        lines.append(
+            f"- **{VARIANT_LABELS.get(v, v)}**: the paper's value lies in the seed range of "
+            f"{int(within.sum())} of {int(within.notna().sum())} reported numbers."
+        )
+    lines += [
+        "",
+        "Range: [min, max] over seeds (p5–p95 in brackets); holds: share of seeds under which the "
+        "paper's conclusion holds.",
+        "",
+    ]
     wide = []
     for stat, d in rep.groupby("statistic", sort=False):
         row = {"statistic": f"`{stat}`", "paper": d["paper"].iloc[0], "conclusion": d["conclusion"].iloc[0]}
         for r in d.itertuples():
-            rng = (f"[{_fmt(r.min)}, {_fmt(r.max)}] ({_fmt(r.p5)}–{_fmt(r.p95)})" if r.kind != "pair_set"
-                   else (r.note or "").removeprefix("most frequent pair set: "))
+            rng = (
+                f"[{_fmt(r.min)}, {_fmt(r.max)}] ({_fmt(r.p5)}–{_fmt(r.p95)})"
+                if r.kind != "pair_set"
+                else (r.note or "").removeprefix("most frequent pair set: ")
+            )
             row[f"{r.variant}: value"] = _fmt(r.value)
             row[f"{r.variant}: range"] = rng + (" ✓" if r.paper_within_range is True else "")
             row[f"{r.variant}: holds"] = "" if pd.isna(r.share_conclusion_holds) else f"{r.share_conclusion_holds:.0%}"
         wide.append(row)
     if wide:
         lines.append(pd.DataFrame(wide).fillna("").to_markdown(index=False))
-    lines += ["", "✓: the paper's value (as printed) lies in [min, max]. All statistics, also those the paper "
-              "does not report: `tables/robustness.csv`; every seed's value: `tables/robustness_seeds.parquet`."]
+    lines += [
+        "",
+        "✓: the paper's value (as printed) lies in [min, max]. All statistics, also those the paper "
+        "does not report: `tables/robustness.csv`; every seed's value: `tables/robustness_seeds.parquet`.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -756,8 +951,11 @@ def _figure_rows(values: pd.DataFrame, summary: pd.DataFrame, tolerances: dict |
         kind, paper = d["kind"].iloc[0], d["paper"].iloc[0]
         v = values[values["statistic"] == stat]
         dev = {var: tolerance_units(kind, paper, g["value"].dropna(), tolerances) for var, g in v.groupby("variant")}
-        at = {r.variant: tolerance_units(kind, paper, [r.value], tolerances) for r in d.itertuples()
-              if isinstance(r.value, float) and np.isfinite(r.value)}
+        at = {
+            r.variant: tolerance_units(kind, paper, [r.value], tolerances)
+            for r in d.itertuples()
+            if isinstance(r.value, float) and np.isfinite(r.value)
+        }
         if any(x is None for x in dev.values()) or not any(len(x) for x in dev.values()):
             continue
         rows.append((stat, dev, {k: float(x[0]) for k, x in at.items() if x is not None}))
@@ -783,10 +981,20 @@ def seeds_figure(values: pd.DataFrame, summary: pd.DataFrame, tolerances: dict |
         for j, var in enumerate(("configured", "authors")):
             if var in dev and len(dev[var]):
                 x = np.clip(dev[var], -clip, clip)
-                ax.boxplot([x], positions=[i + (j - 0.5) * 0.36], widths=0.3, vert=False, whis=(5, 95),
-                           showfliers=False, patch_artist=True, manage_ticks=False,
-                           boxprops={"facecolor": pal[var], "alpha": 0.7, "lw": 0.6},
-                           medianprops={"color": "0.1", "lw": 0.8}, whiskerprops={"lw": 0.6}, capprops={"lw": 0.6})
+                ax.boxplot(
+                    [x],
+                    positions=[i + (j - 0.5) * 0.36],
+                    widths=0.3,
+                    vert=False,
+                    whis=(5, 95),
+                    showfliers=False,
+                    patch_artist=True,
+                    manage_ticks=False,
+                    boxprops={"facecolor": pal[var], "alpha": 0.7, "lw": 0.6},
+                    medianprops={"color": "0.1", "lw": 0.8},
+                    whiskerprops={"lw": 0.6},
+                    capprops={"lw": 0.6},
+                )
         if "configured" in at:
             ax.plot(np.clip(at["configured"], -clip, clip), i - 0.18, "D", ms=4, color="0.1", zorder=3)
         if "none" in at:
@@ -797,10 +1005,18 @@ def seeds_figure(values: pd.DataFrame, summary: pd.DataFrame, tolerances: dict |
     ax.set_xlim(-clip - 0.3, clip + 0.3)
     ax.set_xlabel(f"deviation from the paper's value, in scorecard tolerance units (clipped at ±{clip:g})")
     handles = [plt.Rectangle((0, 0), 1, 1, color=pal[v], alpha=0.7) for v in pal]
-    handles += [plt.Line2D([], [], ls="", marker="D", color="0.1"), plt.Line2D([], [], ls="", marker="x",
-                                                                                 color="#a6361c")]
-    ax.legend(handles, [VARIANT_LABELS["configured"], VARIANT_LABELS["authors"], "configured seed (pipeline)",
-                        VARIANT_LABELS["none"]], loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=7)
+    handles += [
+        plt.Line2D([], [], ls="", marker="D", color="0.1"),
+        plt.Line2D([], [], ls="", marker="x", color="#a6361c"),
+    ]
+    ax.legend(
+        handles,
+        [VARIANT_LABELS["configured"], VARIANT_LABELS["authors"], "configured seed (pipeline)", VARIANT_LABELS["none"]],
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=2,
+        fontsize=7,
+    )
     ax.set_title("Outlier-seed sensitivity of the paper's numbers", loc="left", pad=34)
     fig.tight_layout()
     return fig

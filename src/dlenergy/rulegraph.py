@@ -50,7 +50,7 @@ def extract_dot(output: str) -> str:
     end = output.rfind("}")
     if start < 0 or end < start:
         raise ValueError("no 'digraph { ... }' in the output of snakemake --rulegraph")
-    return output[start:end + 1] + "\n"
+    return output[start : end + 1] + "\n"
 
 
 def transitive_reduction(edges: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -112,8 +112,10 @@ def layers(nodes: dict[str, str], edges: list[tuple[str, str]]) -> dict[str, int
 def order(nodes: dict[str, str], edges: list[tuple[str, str]], layer: dict[str, int], sweeps: int = 8):
     """Rules per layer, ordered by barycentre sweeps (down and up) from an alphabetical start."""
     n_layers = max(layer.values(), default=-1) + 1
-    rows = [sorted((n for n in nodes if layer[n] == i), key=lambda k: (stage_of(nodes[k])[0], nodes[k]))
-            for i in range(n_layers)]
+    rows = [
+        sorted((n for n in nodes if layer[n] == i), key=lambda k: (stage_of(nodes[k])[0], nodes[k]))
+        for i in range(n_layers)
+    ]
     nbrs_up = {n: [a for a, b in edges if b == n] for n in nodes}
     nbrs_down = {n: [b for a, b in edges if a == n] for n in nodes}
 
@@ -125,9 +127,11 @@ def order(nodes: dict[str, str], edges: list[tuple[str, str]], layer: dict[str, 
         rng = range(1, n_layers) if s % 2 == 0 else range(n_layers - 2, -1, -1)
         nb = nbrs_up if s % 2 == 0 else nbrs_down
         for i in rng:
+
             def key(n, p=p, nb=nb):
                 ns = [p[m] for m in nb[n] if m in p]
                 return (sum(ns) / len(ns) if ns else p[n], nodes[n])
+
             rows[i] = sorted(rows[i], key=key)
             p = pos()
     return rows
@@ -163,16 +167,34 @@ def draw(dot_text: str, title: str = "Pipeline: Snakemake rule graph", reduce: b
         (x0, y0), (x1, y1) = xy[a], xy[b]
         span = layer[b] - layer[a]
         rad = 0.0 if span <= 1 else 0.12 * (1 if x1 >= x0 else -1)
-        ax.add_patch(FancyArrowPatch((x0, y0 - box_h / 2), (x1, y1 + box_h / 2), arrowstyle="-|>",
-                                     mutation_scale=9, linewidth=0.7, color="0.55" if span <= 1 else "0.75",
-                                     connectionstyle=f"arc3,rad={rad}", zorder=1))
+        ax.add_patch(
+            FancyArrowPatch(
+                (x0, y0 - box_h / 2),
+                (x1, y1 + box_h / 2),
+                arrowstyle="-|>",
+                mutation_scale=9,
+                linewidth=0.7,
+                color="0.55" if span <= 1 else "0.75",
+                connectionstyle=f"arc3,rad={rad}",
+                zorder=1,
+            )
+        )
     used = {}
     for n, (x, y) in xy.items():
         stage, colour = stage_of(nodes[n])
         used[stage] = colour
-        ax.add_patch(FancyBboxPatch((x - box_w / 2, y - box_h / 2), box_w, box_h,
-                                    boxstyle="round,pad=0.02,rounding_size=0.12", facecolor=colour,
-                                    edgecolor="0.3", linewidth=0.8, zorder=2))
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - box_w / 2, y - box_h / 2),
+                box_w,
+                box_h,
+                boxstyle="round,pad=0.02,rounding_size=0.12",
+                facecolor=colour,
+                edgecolor="0.3",
+                linewidth=0.8,
+                zorder=2,
+            )
+        )
         label = nodes[n]
         ax.text(x, y, label, ha="center", va="center", fontsize=8 if len(label) <= 18 else 6.5, zorder=3)
     ax.set_xlim(-0.2, width * dx + 0.2)
@@ -181,20 +203,48 @@ def draw(dot_text: str, title: str = "Pipeline: Snakemake rule graph", reduce: b
     ax.axis("off")
     ax.set_title(title, fontsize=11, fontweight="bold", pad=16)
     if reduce and len(edges) < n_all:
-        ax.text(0.5, 1.0, f"{len(nodes)} rules; {n_all - len(edges)} of {n_all} dependencies implied by longer "
-                "paths are not drawn", transform=ax.transAxes, ha="center", va="bottom", fontsize=7.5, color="0.35")
+        ax.text(
+            0.5,
+            1.0,
+            f"{len(nodes)} rules; {n_all - len(edges)} of {n_all} dependencies implied by longer paths are not drawn",
+            transform=ax.transAxes,
+            ha="center",
+            va="bottom",
+            fontsize=7.5,
+            color="0.35",
+        )
     stage_order = [s for s, _, _ in STAGES] + [OTHER[0]]
     handles = [Patch(facecolor=used[s], edgecolor="0.3", label=s) for s in stage_order if s in used]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(handles), 7),
-              fontsize=8, frameon=False)
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=min(len(handles), 7),
+        fontsize=8,
+        frameon=False,
+    )
     return fig
 
 
-def rulegraph_dot(snakefile: str | Path, workdir: str | Path, configfile: str | Path | None = None,
-                  extra: list[str] | None = None, timeout: int = 300) -> str:
+def rulegraph_dot(
+    snakefile: str | Path,
+    workdir: str | Path,
+    configfile: str | Path | None = None,
+    extra: list[str] | None = None,
+    timeout: int = 300,
+) -> str:
     """Run ``snakemake --rulegraph`` (read-only: ``--nolock``) and return its DOT text."""
-    cmd = [sys.executable, "-m", "snakemake", "--rulegraph", "--nolock", "--snakefile", str(snakefile),
-           "--directory", str(workdir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--rulegraph",
+        "--nolock",
+        "--snakefile",
+        str(snakefile),
+        "--directory",
+        str(workdir),
+    ]
     if configfile:
         cmd += ["--configfile", str(configfile)]
     cmd += list(extra or [])

@@ -42,23 +42,23 @@ import pandas as pd
 
 #: kind -> rule(s); see the module docstring.  config ``scorecard.tolerances`` overrides per kind.
 DEFAULT_TOLERANCES: dict[str, dict] = {
-    "count": {"relative": 0.05},         # numbers of runs
-    "energy": {"relative": 0.05},        # medians of J/image, kJ
-    "percentage": {"relative": 0.05},    # medians of GPU usage (%)
-    "power": {"relative": 0.05},         # medians of mean GPU power (W)
-    "fraction": {"relative": 0.05},      # energy reductions and shares (0-1)
-    "score": {"absolute": 0.01},         # medians of F1 (printed with 2 decimals)
+    "count": {"relative": 0.05},  # numbers of runs
+    "energy": {"relative": 0.05},  # medians of J/image, kJ
+    "percentage": {"relative": 0.05},  # medians of GPU usage (%)
+    "power": {"relative": 0.05},  # medians of mean GPU power (W)
+    "fraction": {"relative": 0.05},  # energy reductions and shares (0-1)
+    "score": {"absolute": 0.01},  # medians of F1 (printed with 2 decimals)
     "f1_decrease": {"absolute": 0.005},  # F1 lost between two configurations
-    "statistic": {"relative": 0.10},     # Kruskal-Wallis H, Levene W
+    "statistic": {"relative": 0.10},  # Kruskal-Wallis H, Levene W
     "shapiro_w": {"absolute": 0.05},
-    "rho": {"absolute": 0.05},           # Spearman rho
-    "eta2": {"absolute": 0.05},          # Kruskal-Wallis eta squared
-    "r2": {"absolute": 0.05},            # cross-validated R2
-    "error": {"relative": 0.10},         # RMSE / MAE (CV folds and test sets)
-    "p_value": {"log10": 1.0},           # the same order of magnitude
-    "epoch": {"absolute": 1},            # stabilizing epoch
-    "parameter": {"exact": True},        # method settings (FLUSS)
-    "pair_set": {"exact": True},         # Dunn's not-significantly-different pairs
+    "rho": {"absolute": 0.05},  # Spearman rho
+    "eta2": {"absolute": 0.05},  # Kruskal-Wallis eta squared
+    "r2": {"absolute": 0.05},  # cross-validated R2
+    "error": {"relative": 0.10},  # RMSE / MAE (CV folds and test sets)
+    "p_value": {"log10": 1.0},  # the same order of magnitude
+    "epoch": {"absolute": 1},  # stabilizing epoch
+    "parameter": {"exact": True},  # method settings (FLUSS)
+    "pair_set": {"exact": True},  # Dunn's not-significantly-different pairs
 }
 
 DESCRIPTIVE_PREFIXES = ("table2_models_at_128px.", "environments.", "baselines.")
@@ -68,8 +68,21 @@ PASS, FAIL, NA, DESCRIPTIVE = "pass", "fail", "not available", "descriptive"
 #: reproduction of the paper on simulated data is no evidence either way
 SYNTHETIC = "synthetic: no verdict"
 WITHIN_SEEDS = "within outlier-seed range"
-COLUMNS = ["key", "section", "kind", "paper", "reproduced", "abs_diff", "rel_diff", "tolerance", "verdict",
-           "table", "row", "column", "note"]
+COLUMNS = [
+    "key",
+    "section",
+    "kind",
+    "paper",
+    "reproduced",
+    "abs_diff",
+    "rel_diff",
+    "tolerance",
+    "verdict",
+    "table",
+    "row",
+    "column",
+    "note",
+]
 
 
 def targets_path() -> Path:
@@ -106,10 +119,20 @@ def _spec(table, column, kind, transform=None, **where) -> Spec:
 
 
 #: the paper's variable names -> the pipeline's column names
-VARIABLES = {"energy": "energy_per_image_j", "gpu_usage": "gpu_usage_pct", "f1": "f1",
-             "time_per_image": "time_per_image_ms"}
-RAM_VARIABLES = {"energy": "energy_kj", "duration": "duration_min", "ram_used": "ram_used_gb",
-                 "energy_kj": "energy_kj", "duration_min": "duration_min", "ram_used_gb": "ram_used_gb"}
+VARIABLES = {
+    "energy": "energy_per_image_j",
+    "gpu_usage": "gpu_usage_pct",
+    "f1": "f1",
+    "time_per_image": "time_per_image_ms",
+}
+RAM_VARIABLES = {
+    "energy": "energy_kj",
+    "duration": "duration_min",
+    "ram_used": "ram_used_gb",
+    "energy_kj": "energy_kj",
+    "duration_min": "duration_min",
+    "ram_used_gb": "ram_used_gb",
+}
 #: the paper's regression-method names (Tables 8-10) -> the pipeline's
 MODELS = {"linear": "linear", "ridge": "ridge", "kernel_ridge": "kernel_ridge", "svm": "svr"}
 #: pseudo-table of the settings the run used (the Snakemake config), for method parameters
@@ -159,19 +182,33 @@ def spec_for(key: str) -> Spec | None:
     if head == "table7_ram_kruskal_wallis":
         return _kruskal(T + "table7_kruskal_ram.csv", RAM_VARIABLES, rest)
     if head == "table6_spearman_flops" and len(rest) == 2 and rest[0] in VARIABLES:
-        return _spec(T + "table6_spearman_flops.csv", "rho" if rest[1] == "rho" else "p_value", STAT_KIND[rest[1]],
-                     x="gflops", y=VARIABLES[rest[0]])
+        return _spec(
+            T + "table6_spearman_flops.csv",
+            "rho" if rest[1] == "rho" else "p_value",
+            STAT_KIND[rest[1]],
+            x="gflops",
+            y=VARIABLES[rest[0]],
+        )
     if head == "rq1_cloud_chesslive":
         env = "cloud"
         what = rest[0]
-        medians = {"energy_j_per_image": ("median_energy_per_image_j", "energy"),
-                   "gpu_usage_pct": ("median_gpu_usage_pct", "percentage"), "f1": ("median_f1", "score")}
+        medians = {
+            "energy_j_per_image": ("median_energy_per_image_j", "energy"),
+            "gpu_usage_pct": ("median_gpu_usage_pct", "percentage"),
+            "f1": ("median_f1", "score"),
+        }
         if what in medians and len(rest) == 2:
             col, kind = medians[what]
             return _spec(T + "tradeoff.csv", col, kind, environment=env, architecture=rest[1])
         if what == "mobilenet_v2_energy_share_of_vgg16":
-            return _spec(T + "reductions.csv", "reduction", "fraction", "one_minus",
-                         scope=f"architectures in {env}", **{"from": "vgg16", "to": "mobilenet_v2"})
+            return _spec(
+                T + "reductions.csv",
+                "reduction",
+                "fraction",
+                "one_minus",
+                scope=f"architectures in {env}",
+                **{"from": "vgg16", "to": "mobilenet_v2"},
+            )
         if what in ("energy_decrease_range", "f1_decrease_range") and len(rest) == 2:
             if what == "energy_decrease_range":
                 stat, col, kind = f"{rest[1]} reduction from vgg16", "reduction", "fraction"
@@ -186,46 +223,77 @@ def spec_for(key: str) -> Spec | None:
     if head == "rq2_mobilenet_v2":
         arch, what = "mobilenet_v2", rest[0]
         if what == "cloud_energy_j_per_image":
-            return _spec(T + "tradeoff.csv", "median_energy_per_image_j", "energy", environment="cloud",
-                         architecture=arch)
+            return _spec(
+                T + "tradeoff.csv", "median_energy_per_image_j", "energy", environment="cloud", architecture=arch
+            )
         if what == "energy_reduction_vs_cloud" and len(rest) == 2:
-            return _spec(T + "reductions.csv", "reduction", "fraction", scope=f"environments for {arch}",
-                         **{"from": "cloud", "to": rest[1]})
+            return _spec(
+                T + "reductions.csv",
+                "reduction",
+                "fraction",
+                scope=f"environments for {arch}",
+                **{"from": "cloud", "to": rest[1]},
+            )
         if what == "gpu_usage_pct" and len(rest) == 2:
-            return _spec(T + "tradeoff.csv", "median_gpu_usage_pct", "percentage", environment=rest[1],
-                         architecture=arch)
+            return _spec(
+                T + "tradeoff.csv", "median_gpu_usage_pct", "percentage", environment=rest[1], architecture=arch
+            )
         if what == "mean_training_power_w" and len(rest) == 2:
-            return _spec(T + "tradeoff.csv", "median_mean_gpu_power_w", "power", environment=rest[1],
-                         architecture=arch)
+            return _spec(T + "tradeoff.csv", "median_mean_gpu_power_w", "power", environment=rest[1], architecture=arch)
         if what == "kruskal_wallis":
             return _kruskal(T + "kruskal_dunn_rq2.csv", VARIABLES, rest[1:])
         if what == "spearman_gpu_usage" and len(rest) == 4:
             y = {"power": "mean_gpu_power_w", "energy": "energy_per_image_j"}[rest[1]]
-            return _spec(T + "spearman_gpu_usage.csv", "rho" if rest[3] == "rho" else "p_value", STAT_KIND[rest[3]],
-                         by=f"environment = {rest[2]}", x="gpu_usage_pct", y=y)
+            return _spec(
+                T + "spearman_gpu_usage.csv",
+                "rho" if rest[3] == "rho" else "p_value",
+                STAT_KIND[rest[3]],
+                by=f"environment = {rest[2]}",
+                x="gpu_usage_pct",
+                y=y,
+            )
         return None
     if head == "best_combination" and len(rest) == 1:
-        col, kind = {"energy_reduction": ("reduction", "fraction"), "f1_decrease": ("f1_decrease", "f1_decrease")}[rest[0]]
-        return _spec(T + "reductions_summary.csv", col, kind, scope="all environment x architecture",
-                     statistic="max pairwise reduction (best combination)")
+        col, kind = {"energy_reduction": ("reduction", "fraction"), "f1_decrease": ("f1_decrease", "f1_decrease")}[
+            rest[0]
+        ]
+        return _spec(
+            T + "reductions_summary.csv",
+            col,
+            kind,
+            scope="all environment x architecture",
+            statistic="max pairwise reduction (best combination)",
+        )
     if head == "rq32_online":
         return _online(rest)
     if head == "table8_power_regressors_cv" and len(rest) == 2:
         col = {"r2": "r2", "rmse": "rmse_w", "mae": "mae_w"}[rest[1]]
-        return _spec(T + "table8_power_regressors_cv.csv", col, "r2" if rest[1] == "r2" else "error",
-                     model=MODELS.get(rest[0], rest[0]))
+        return _spec(
+            T + "table8_power_regressors_cv.csv",
+            col,
+            "r2" if rest[1] == "r2" else "error",
+            model=MODELS.get(rest[0], rest[0]),
+        )
     if head == "table9_epoch_energy_regressors_cv" and len(rest) == 3:
         col = {"r2": "r2", "rmse": "rmse_kj", "mae": "mae_kj"}[rest[2]]
-        return _spec(T + "table9_epoch_energy_regressors_cv.csv", col, "r2" if rest[2] == "r2" else "error",
-                     uses_initial_epochs=rest[0] == "with_initial_epochs", model=MODELS.get(rest[1], rest[1]))
+        return _spec(
+            T + "table9_epoch_energy_regressors_cv.csv",
+            col,
+            "r2" if rest[2] == "r2" else "error",
+            uses_initial_epochs=rest[0] == "with_initial_epochs",
+            model=MODELS.get(rest[1], rest[1]),
+        )
     if head == "table10_test_rmse_kj" and len(rest) == 1:
         return _spec(T + "table10_test_rmse.csv", "rmse_kj", "error", method=rest[0])
     return None
 
 
 #: FLUSS settings of the paper -> the pipeline's config key (compared with the configuration the run used)
-FLUSS_SETTINGS = {"subsequence_length": "estimators.fluss.subsequence_length",
-                  "regimes": "estimators.fluss.n_regimes", "exclusion_factor": "estimators.fluss.excl_factor"}
+FLUSS_SETTINGS = {
+    "subsequence_length": "estimators.fluss.subsequence_length",
+    "regimes": "estimators.fluss.n_regimes",
+    "exclusion_factor": "estimators.fluss.excl_factor",
+}
 
 
 def _online(rest: list[str]) -> Spec | None:
@@ -238,11 +306,19 @@ def _online(rest: list[str]) -> Spec | None:
     method = {"power_based": "power_based", "epoch_energy_based": "epoch_energy_based"}
     if rest[0] == "window_5_from_epoch_10_rmse_kj" and len(rest) == 2:
         # Figure 10 bottom: w = 5 starting at epoch 10, as the paper's number
-        return _spec(T + "online_window_sweep.csv", "rmse_kj", "error", sweep="stabilizing_epoch",
-                     method=method[rest[1]], window=5, stabilizing_epoch=10)
+        return _spec(
+            T + "online_window_sweep.csv",
+            "rmse_kj",
+            "error",
+            sweep="stabilizing_epoch",
+            method=method[rest[1]],
+            window=5,
+            stabilizing_epoch=10,
+        )
     if rest[0] == "window_5_random_start_rmse_kj" and len(rest) == 2:
-        return _spec(T + "online_window_sweep.csv", "rmse_kj", "error", sweep="random_start",
-                     method=method[rest[1]], window=5)
+        return _spec(
+            T + "online_window_sweep.csv", "rmse_kj", "error", sweep="random_start", method=method[rest[1]], window=5
+        )
     return None
 
 
@@ -307,8 +383,14 @@ def judge(kind: str, paper, reproduced, tolerances: dict | None = None) -> Judge
         j.abs_diff = float(len(want ^ got))
         j.verdict = PASS if want == got else FAIL
         if want != got:
-            j.note = "; ".join(s for s in (f"missing: {_fmt_pairs(want - got)}" if want - got else "",
-                                           f"extra: {_fmt_pairs(got - want)}" if got - want else "") if s)
+            j.note = "; ".join(
+                s
+                for s in (
+                    f"missing: {_fmt_pairs(want - got)}" if want - got else "",
+                    f"extra: {_fmt_pairs(got - want)}" if got - want else "",
+                )
+                if s
+            )
         return j
     t, v = float(paper), float(reproduced)
     j.abs_diff = v - t
@@ -368,8 +450,9 @@ def _config_value(config: dict | None, dotted: str) -> Lookup:
     return Lookup(value=node, note="a setting of the run (config), not a measured result")
 
 
-def lookup(results_dir: Path, spec: Spec, cache: dict, produced: set[str] | None = None,
-           config: dict | None = None) -> Lookup:
+def lookup(
+    results_dir: Path, spec: Spec, cache: dict, produced: set[str] | None = None, config: dict | None = None
+) -> Lookup:
     """The value ``spec`` points at, or why there is none."""
     if spec.table == CONFIG:
         return _config_value(config, spec.column)
@@ -397,11 +480,14 @@ def lookup(results_dir: Path, spec: Spec, cache: dict, produced: set[str] | None
         rows = sel
     values = rows[spec.column].dropna()
     if values.empty:
-        return Lookup(reason=f"{spec.table} [{spec.row}]: {spec.column} is empty"
-                      + (f" ({_notes(rows)})" if _notes(rows) else ""))
+        return Lookup(
+            reason=f"{spec.table} [{spec.row}]: {spec.column} is empty" + (f" ({_notes(rows)})" if _notes(rows) else "")
+        )
     if values.astype(str).nunique() > 1:
-        return Lookup(reason=f"{spec.table} [{spec.row}]: {len(values)} different values of {spec.column}; "
-                      "the selector is ambiguous")
+        return Lookup(
+            reason=f"{spec.table} [{spec.row}]: {len(values)} different values of {spec.column}; "
+            "the selector is ambiguous"
+        )
     value = values.iloc[0]
     if spec.transform == "one_minus":
         value = 1 - float(value)
@@ -420,10 +506,16 @@ def _sample_size(rows: pd.DataFrame) -> str:
     return ", ".join(parts)
 
 
-def build_scorecard(results_dir: str | Path, targets_csv: str | Path | None = None, tolerances: dict | None = None,
-                    produced: list[str] | None = None, config: dict | None = None,
-                    synthetic: bool = False, robustness: str | Path | pd.DataFrame | None = None,
-                    robustness_variants: tuple[str, ...] = ("configured", "authors")) -> pd.DataFrame:
+def build_scorecard(
+    results_dir: str | Path,
+    targets_csv: str | Path | None = None,
+    tolerances: dict | None = None,
+    produced: list[str] | None = None,
+    config: dict | None = None,
+    synthetic: bool = False,
+    robustness: str | Path | pd.DataFrame | None = None,
+    robustness_variants: tuple[str, ...] = ("configured", "authors"),
+) -> pd.DataFrame:
     """One row per key of ``targets_csv`` (see the module docstring).
 
     ``synthetic``: the source is simulated; every number that would be judged gets the verdict
@@ -441,8 +533,21 @@ def build_scorecard(results_dir: str | Path, targets_csv: str | Path | None = No
     rows = []
     for t in targets.itertuples(index=False):
         spec = specs[t.key]
-        row = dict(key=t.key, section=t.section, kind="", paper=t.value, reproduced=None, abs_diff=np.nan,
-                   rel_diff=np.nan, tolerance="", verdict=NA, table="", row="", column="", note="")
+        row = dict(
+            key=t.key,
+            section=t.section,
+            kind="",
+            paper=t.value,
+            reproduced=None,
+            abs_diff=np.nan,
+            rel_diff=np.nan,
+            tolerance="",
+            verdict=NA,
+            table="",
+            row="",
+            column="",
+            note="",
+        )
         if t.key.startswith(DESCRIPTIVE_PREFIXES):
             row.update(kind="descriptive", verdict=DESCRIPTIVE, note="descriptive (design or method), not reproduced")
         elif spec is None:
@@ -451,13 +556,21 @@ def build_scorecard(results_dir: str | Path, targets_csv: str | Path | None = No
             row.update(kind=spec.kind, table=spec.table, row=spec.row, column=spec.column)
             found = lookup(Path(results_dir), spec, cache, produced_set, config)
             if found.value is None:
-                row.update(note=f"not available from this source: {found.reason}",
-                           tolerance=tolerance_text({**DEFAULT_TOLERANCES, **(tolerances or {})}[spec.kind]))
+                row.update(
+                    note=f"not available from this source: {found.reason}",
+                    tolerance=tolerance_text({**DEFAULT_TOLERANCES, **(tolerances or {})}[spec.kind]),
+                )
             else:
                 j = judge(spec.kind, t.value, found.value, tolerances)
                 note = "; ".join(s for s in (j.note, found.note) if s)
-                row.update(reproduced=found.value, abs_diff=j.abs_diff, rel_diff=j.rel_diff, tolerance=j.tolerance,
-                           verdict=SYNTHETIC if synthetic else j.verdict, note=note)
+                row.update(
+                    reproduced=found.value,
+                    abs_diff=j.abs_diff,
+                    rel_diff=j.rel_diff,
+                    tolerance=j.tolerance,
+                    verdict=SYNTHETIC if synthetic else j.verdict,
+                    note=note,
+                )
         rows.append(row)
     card = pd.DataFrame(rows, columns=COLUMNS)
     if robustness is not None:
@@ -471,12 +584,15 @@ def _seed_range_note(r) -> str:
     what = f"the paper's value lies in the outlier-seed range of the {r['variant']} variant"
     if r["kind"] == "pair_set":
         return f"{what}: the paper's pair set under {float(r['share_conclusion_holds']):.0%} of {r['n_seeds']} seeds"
-    return (f"{what}: [{_num(r['min'])}, {_num(r['max'])}] over {r['n_seeds']} seeds "
-            f"(p5-p95 {_num(r['p5'])}-{_num(r['p95'])})")
+    return (
+        f"{what}: [{_num(r['min'])}, {_num(r['max'])}] over {r['n_seeds']} seeds "
+        f"(p5-p95 {_num(r['p5'])}-{_num(r['p95'])})"
+    )
 
 
-def seed_range_verdicts(card: pd.DataFrame, robustness: pd.DataFrame,
-                        variants: tuple[str, ...] = ("configured", "authors")) -> pd.DataFrame:
+def seed_range_verdicts(
+    card: pd.DataFrame, robustness: pd.DataFrame, variants: tuple[str, ...] = ("configured", "authors")
+) -> pd.DataFrame:
     """``fail`` rows whose paper value lies in the outlier-seed range of one of ``variants`` get the
     verdict :data:`WITHIN_SEEDS` and the range in their note; every other row is unchanged.
 
@@ -494,7 +610,9 @@ def seed_range_verdicts(card: pd.DataFrame, robustness: pd.DataFrame,
     """
     within = robustness["paper_within_range"].astype(str).str.strip().str.lower() == "true"
     rob = robustness[within & robustness["variant"].isin(list(variants))]
-    notes = {k: "; ".join(_seed_range_note(r) for _, r in g.iterrows()) for k, g in rob.groupby("statistic", sort=False)}
+    notes = {
+        k: "; ".join(_seed_range_note(r) for _, r in g.iterrows()) for k, g in rob.groupby("statistic", sort=False)
+    }
     out = card.copy()
     hit = (out["verdict"] == FAIL) & out["key"].isin(list(notes))
     out.loc[hit, "verdict"] = WITHIN_SEEDS
@@ -529,8 +647,11 @@ def to_markdown(card: pd.DataFrame, source: str, label: str | None = None) -> st
         synthetic = "synthetic" in label.lower() or "simulated" in label.lower()
         lines += [f"> **{'SYNTHETIC DATA' if synthetic else 'Data'}:** {label}", ""]
     within = f"{c[WITHIN_SEEDS]} within outlier-seed range, " if c[WITHIN_SEEDS] else ""
-    judged = (f"{c[SYNTHETIC]} shown without a verdict (synthetic data: no evidence about the paper either way)"
-              if c[SYNTHETIC] else f"{c[PASS]} pass, {c[FAIL]} fail, {within}".rstrip(", "))
+    judged = (
+        f"{c[SYNTHETIC]} shown without a verdict (synthetic data: no evidence about the paper either way)"
+        if c[SYNTHETIC]
+        else f"{c[PASS]} pass, {c[FAIL]} fail, {within}".rstrip(", ")
+    )
     lines += [
         f"**{judged}, {c[NA]} not available from this source, "
         f"{c[DESCRIPTIVE]} descriptive** (of {len(card)} numbers in `paper_targets.csv`).",
@@ -540,26 +661,43 @@ def to_markdown(card: pd.DataFrame, source: str, label: str | None = None) -> st
         "",
     ]
     if c[WITHIN_SEEDS]:
-        lines += [f"*{WITHIN_SEEDS}*: outside the tolerance, but the paper's value lies in the range the number "
-                  "takes over the seeds of the outlier stage (`tables/robustness.csv`, "
-                  "`figures/robustness_seeds.png`).", ""]
-    verdict_mark = {PASS: "pass", FAIL: "**FAIL**", WITHIN_SEEDS: "within seed range", NA: "n/a",
-                    DESCRIPTIVE: "descriptive", SYNTHETIC: "synthetic: no verdict"}
+        lines += [
+            f"*{WITHIN_SEEDS}*: outside the tolerance, but the paper's value lies in the range the number "
+            "takes over the seeds of the outlier stage (`tables/robustness.csv`, "
+            "`figures/robustness_seeds.png`).",
+            "",
+        ]
+    verdict_mark = {
+        PASS: "pass",
+        FAIL: "**FAIL**",
+        WITHIN_SEEDS: "within seed range",
+        NA: "n/a",
+        DESCRIPTIVE: "descriptive",
+        SYNTHETIC: "synthetic: no verdict",
+    }
     body = card[card["verdict"] != DESCRIPTIVE]
-    table = pd.DataFrame({
-        "key": "`" + body["key"] + "`",
-        "paper": body["paper"],
-        "reproduced": body["reproduced"].map(_num),
-        "diff": body["abs_diff"].map(_num),
-        "rel": body["rel_diff"].map(lambda x: "" if pd.isna(x) else f"{x:+.1%}"),
-        "tolerance": body["tolerance"],
-        "verdict": body["verdict"].map(verdict_mark),
-        "from / note": [
-            "; ".join(s for s in (f"{r.table} [{r.row}] {r.column}" if r.verdict != NA and r.table else "",
-                                  str(r.note) if r.note else "") if s).replace("|", "\\|")
-            for r in body.itertuples()
-        ],
-    })
+    table = pd.DataFrame(
+        {
+            "key": "`" + body["key"] + "`",
+            "paper": body["paper"],
+            "reproduced": body["reproduced"].map(_num),
+            "diff": body["abs_diff"].map(_num),
+            "rel": body["rel_diff"].map(lambda x: "" if pd.isna(x) else f"{x:+.1%}"),
+            "tolerance": body["tolerance"],
+            "verdict": body["verdict"].map(verdict_mark),
+            "from / note": [
+                "; ".join(
+                    s
+                    for s in (
+                        f"{r.table} [{r.row}] {r.column}" if r.verdict != NA and r.table else "",
+                        str(r.note) if r.note else "",
+                    )
+                    if s
+                ).replace("|", "\\|")
+                for r in body.itertuples()
+            ],
+        }
+    )
     lines.append(table.to_markdown(index=False))
     desc = card[card["verdict"] == DESCRIPTIVE]
     if len(desc):

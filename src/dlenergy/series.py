@@ -33,7 +33,8 @@ def check_clock(t_us: np.ndarray, lines: np.ndarray, path: str, max_backstep_s: 
         raise ImplausibleError(
             f"{path}:{lines[worst + 1]}: the clock steps back by {step:.3f} s "
             f"(from {np.datetime64(int(t_us[worst]), 'us')} to {np.datetime64(int(t_us[worst + 1]), 'us')}); "
-            f"more than {max_backstep_s:g} s is a clock change, not lines out of order")
+            f"more than {max_backstep_s:g} s is a clock change, not lines out of order"
+        )
     return int(len(back))
 
 

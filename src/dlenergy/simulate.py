@@ -113,11 +113,34 @@ DEFAULT_RATES: dict[str, float] = {
 _EXCLUDING = ("failed", "oom", "missing", "short", "coarse_sampling")
 
 RUNS_COLUMNS = [
-    "run_id", "environment", "gpu_model", "architecture", "dataset", "batch_size", "image_size",
-    "training_size", "validation_size", "total_ram_gb", "gflops", "return_code", "f1", "accuracy",
-    "epochs_trained", "train_start", "images_seen", "experiment",
+    "run_id",
+    "environment",
+    "gpu_model",
+    "architecture",
+    "dataset",
+    "batch_size",
+    "image_size",
+    "training_size",
+    "validation_size",
+    "total_ram_gb",
+    "gflops",
+    "return_code",
+    "f1",
+    "accuracy",
+    "epochs_trained",
+    "train_start",
+    "images_seen",
+    "experiment",
 ]
-GROUND_TRUTH_COLUMNS = ["run_id", "gpu_energy_j", "energy_j", "stabilizing_epoch", "defect", "ram_energy_j", "duration_s"]
+GROUND_TRUTH_COLUMNS = [
+    "run_id",
+    "gpu_energy_j",
+    "energy_j",
+    "stabilizing_epoch",
+    "defect",
+    "ram_energy_j",
+    "duration_s",
+]
 
 GROUND_TRUTH_FILE = "ground_truth.csv"
 INFO_FILE = "dataset_info.json"
@@ -126,9 +149,7 @@ GPU_HEADER_NATIVE = (
     "timestamp, name, utilization.gpu [%], utilization.memory [%], memory.total [MiB], memory.used [MiB], "
     "power.draw [W], power.limit [W], temperature.gpu"
 )
-GPU_HEADER_RENAMED = (
-    "timestamp,gpu_name,gpu_usage,gpu_memory_usage,gpu_total_memory,gpu_memory_used,gpu_power_draw,gpu_max_power,gpu_temperature"
-)
+GPU_HEADER_RENAMED = "timestamp,gpu_name,gpu_usage,gpu_memory_usage,gpu_total_memory,gpu_memory_used,gpu_power_draw,gpu_max_power,gpu_temperature"
 CPU_HEADER = "timestamp,cpu usage (%),memory usage (MB)"
 EPOCHS_HEADER = "epoch,end_time"
 
@@ -143,19 +164,58 @@ _BASE_TIME = np.datetime64("2023-03-01T00:00:00", "us")
 #: work, o s/step of host overhead, sg s/step of GPU work)
 ENVIRONMENTS: dict[str, dict] = {
     "local_normal_user": dict(
-        gpu="NVIDIA GeForce GTX 750 Ti", mem_total=2048, power_limit=38.5, idle=5.0, floor=8.5, top=33.0,
-        gamma=1.3, ram_gb=32, temp_idle=33, temp_load=71, cpu_pct=110.0, start="2023-03-01T10:00:00",
-        k=None, h=None, o=None, sg=None,
+        gpu="NVIDIA GeForce GTX 750 Ti",
+        mem_total=2048,
+        power_limit=38.5,
+        idle=5.0,
+        floor=8.5,
+        top=33.0,
+        gamma=1.3,
+        ram_gb=32,
+        temp_idle=33,
+        temp_load=71,
+        cpu_pct=110.0,
+        start="2023-03-01T10:00:00",
+        k=None,
+        h=None,
+        o=None,
+        sg=None,
     ),
     "local_ml_engineer": dict(
-        gpu="NVIDIA GeForce RTX 3070", mem_total=8192, power_limit=240.0, idle=22.0, floor=38.0, top=225.0,
-        gamma=1.6, ram_gb=32, temp_idle=40, temp_load=74, cpu_pct=140.0, start="2023-03-01T09:30:00",
-        k=3.2e-4, h=2.5e-4, o=0.020, sg=0.006,
+        gpu="NVIDIA GeForce RTX 3070",
+        mem_total=8192,
+        power_limit=240.0,
+        idle=22.0,
+        floor=38.0,
+        top=225.0,
+        gamma=1.6,
+        ram_gb=32,
+        temp_idle=40,
+        temp_load=74,
+        cpu_pct=140.0,
+        start="2023-03-01T09:30:00",
+        k=3.2e-4,
+        h=2.5e-4,
+        o=0.020,
+        sg=0.006,
     ),
     "cloud": dict(
-        gpu="NVIDIA GeForce RTX 3090", mem_total=24268, power_limit=350.0, idle=25.0, floor=118.0, top=335.0,
-        gamma=1.1, ram_gb=16, temp_idle=30, temp_load=72, cpu_pct=160.0, start="2023-03-01T09:00:00",
-        k=2.2e-4, h=3.5e-4, o=0.030, sg=0.006,
+        gpu="NVIDIA GeForce RTX 3090",
+        mem_total=24268,
+        power_limit=350.0,
+        idle=25.0,
+        floor=118.0,
+        top=335.0,
+        gamma=1.1,
+        ram_gb=16,
+        temp_idle=30,
+        temp_load=72,
+        cpu_pct=160.0,
+        start="2023-03-01T09:00:00",
+        k=2.2e-4,
+        h=3.5e-4,
+        o=0.030,
+        sg=0.006,
     ),
 }
 
@@ -284,8 +344,10 @@ class Setting:
 
     def run_id(self, rep: int) -> str:
         prefix = {"block1": "b1", "block2": "b2", "ram": "ram"}[self.experiment]
-        return (f"{prefix}-{self.environment}-{self.architecture}-{self.dataset}-b{self.batch_size}"
-                f"-i{self.image_size}-r{self.total_ram_gb}-{rep:02d}")
+        return (
+            f"{prefix}-{self.environment}-{self.architecture}-{self.dataset}-b{self.batch_size}"
+            f"-i{self.image_size}-r{self.total_ram_gb}-{rep:02d}"
+        )
 
 
 def _design(scale: str) -> list[tuple[Setting, int]]:
@@ -329,13 +391,24 @@ def _setting_params(st: Setting) -> dict:
     n_tr, n_val = ds["train"], ds["val"]
     gap = 1.6
     p_gap = env["idle"] + 0.5 * (env["floor"] - env["idle"])
-    ram_mb = min(4200.0 + 25.0 * arch["size_mb"] + ds["cache_mb"] * (st.image_size / 128.0) ** 0.5, 0.8 * st.total_ram_gb * 1024)
+    ram_mb = min(
+        4200.0 + 25.0 * arch["size_mb"] + ds["cache_mb"] * (st.image_size / 128.0) ** 0.5, 0.8 * st.total_ram_gb * 1024
+    )
     if st.architecture == "inception_v3" and st.environment == "cloud" and st.total_ram_gb in _RAM_USED:
         ram_mb = min(_RAM_USED[st.total_ram_gb], 0.8 * st.total_ram_gb * 1024)
     if st.oom:
         usage = 60.0
-        return dict(usage=usage, power=_power_curve(env, usage), T=60.0, fv=0.15, vf=0.7, uvf=0.8, gap=gap,
-                    p_gap=p_gap, ram_mb=ram_mb)
+        return dict(
+            usage=usage,
+            power=_power_curve(env, usage),
+            T=60.0,
+            fv=0.15,
+            vf=0.7,
+            uvf=0.8,
+            gap=gap,
+            p_gap=p_gap,
+            ram_mb=ram_mb,
+        )
     if st.experiment == "block1":
         fv = n_val / (n_val + 3.0 * n_tr)
         vf, uvf = 0.70, 0.90
@@ -696,8 +769,11 @@ def _realize(p: _Plan) -> _Realized:
     ram = np.interp(ct, [0.0, ts + 3.0], [ram0, ram_base]) * (1.0 + drift + 0.0015 * rng.standard_normal(len(ct)))
     ram = np.round(ram, 3)
     cpu_lvl = env["cpu_pct"] * (1.0 + 0.15 * np.log2(256 / p.setting.batch_size) / 3.0)
-    cpu = np.where((ct >= ts) & (ct <= te_plan), cpu_lvl * (1 + 0.08 * rng.standard_normal(len(ct))),
-                   rng.uniform(1.0, 25.0, len(ct)))
+    cpu = np.where(
+        (ct >= ts) & (ct <= te_plan),
+        cpu_lvl * (1 + 0.08 * rng.standard_normal(len(ct))),
+        rng.uniform(1.0, 25.0, len(ct)),
+    )
     cpu = np.round(np.maximum(cpu, 0.0), 3)
 
     # recorded epochs and ground truth
@@ -724,8 +800,23 @@ def _realize(p: _Plan) -> _Realized:
         inner = flat if len(flat) >= 3 else inner
         k = int(rng.integers(1, 4))
         cut_rows = np.sort(rng.choice(inner, size=min(k, len(inner)), replace=False))
-    return _Realized(t_ms, power, usage, mem_util, mem_used, temp, c_us, cpu, ram, ts_us, rec,
-                     int(log_end * 1e6), gt, cut_rows, killed)
+    return _Realized(
+        t_ms,
+        power,
+        usage,
+        mem_util,
+        mem_used,
+        temp,
+        c_us,
+        cpu,
+        ram,
+        ts_us,
+        rec,
+        int(log_end * 1e6),
+        gt,
+        cut_rows,
+        killed,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -754,12 +845,16 @@ def _gpu_lines(p: _Plan, r: _Realized, start: np.datetime64) -> str:
     cols = zip(iso, r.usage.tolist(), r.mem_util.tolist(), r.mem_used.tolist(), r.power.tolist(), r.temp.tolist())
     if p.renamed_header:
         header = GPU_HEADER_RENAMED
-        lines = [f"{s[:10]} {s[11:]},{name},{u} %,{mu} %,{tot} MiB,{mm} MiB,{pw:.2f} W,{lim} W,{tc}"
-                 for s, u, mu, mm, pw, tc in cols]
+        lines = [
+            f"{s[:10]} {s[11:]},{name},{u} %,{mu} %,{tot} MiB,{mm} MiB,{pw:.2f} W,{lim} W,{tc}"
+            for s, u, mu, mm, pw, tc in cols
+        ]
     else:
         header = GPU_HEADER_NATIVE
-        lines = [f"{s[:4]}/{s[5:7]}/{s[8:10]} {s[11:]}, {name}, {u} %, {mu} %, {tot} MiB, {mm} MiB, {pw:.2f} W, {lim} W, {tc}"
-                 for s, u, mu, mm, pw, tc in cols]
+        lines = [
+            f"{s[:4]}/{s[5:7]}/{s[8:10]} {s[11:]}, {name}, {u} %, {mu} %, {tot} MiB, {mm} MiB, {pw:.2f} W, {lim} W, {tc}"
+            for s, u, mu, mm, pw, tc in cols
+        ]
     for i in r.cut_rows.tolist():
         lines[i] = _cut(lines[i], p.rng)
     if r.killed and lines:
@@ -832,9 +927,15 @@ def _run_row(p: _Plan, r: _Realized, start: np.datetime64) -> tuple[dict, dict]:
         "experiment": st.experiment,
     }
     stab = p.stab if n_rec > p.stab else None
-    gt = {"run_id": p.run_id, "gpu_energy_j": r.gt["gpu_energy_j"], "energy_j": r.gt["energy_j"],
-          "stabilizing_epoch": stab, "defect": "oom" if st.oom else p.defect,
-          "ram_energy_j": r.gt["ram_energy_j"], "duration_s": r.gt["duration_s"]}
+    gt = {
+        "run_id": p.run_id,
+        "gpu_energy_j": r.gt["gpu_energy_j"],
+        "energy_j": r.gt["energy_j"],
+        "stabilizing_epoch": stab,
+        "defect": "oom" if st.oom else p.defect,
+        "ram_energy_j": r.gt["ram_energy_j"],
+        "duration_s": r.gt["duration_s"],
+    }
     return row, gt
 
 
@@ -881,7 +982,9 @@ def _check_rates(rates: dict | None) -> dict[str, float]:
     return out
 
 
-def simulate_dataset(out: str | Path, *, seed: int = 0, scale: str = "sample", rates: dict | None = None) -> pd.DataFrame:
+def simulate_dataset(
+    out: str | Path, *, seed: int = 0, scale: str = "sample", rates: dict | None = None
+) -> pd.DataFrame:
     """Write a simulated measurement dataset to ``out`` (layout v1); return the ground-truth frame.
 
     ``out/runs.csv``, ``out/runs/<run_id>/{gpu,cpu,epochs}.csv``, ``out/ground_truth.csv`` (one row
@@ -934,7 +1037,17 @@ def _build(root: Path, *, seed: int, scale: str, rates: dict) -> pd.DataFrame:
         if not st.oom:
             group_T[st.group] = max(group_T.get(st.group, 0.0), params[st]["T"])
     plans = [
-        _plan_run(i, st, rep, defects[i], int(stab[i]), params[st], group_T.get(st.group, params[st]["T"]), cfg["epochs"], seed)
+        _plan_run(
+            i,
+            st,
+            rep,
+            defects[i],
+            int(stab[i]),
+            params[st],
+            group_T.get(st.group, params[st]["T"]),
+            cfg["epochs"],
+            seed,
+        )
         for i, (st, rep) in enumerate(design)
     ]
 
@@ -992,7 +1105,17 @@ def add_run(dataset: str | Path, *, seed: int = 0) -> str:
     while st.run_id(rep) in set(runs["run_id"]):
         rep += 1
     par = _setting_params(st)
-    p = _plan_run(10**6 + int(seed), st, rep, "none", int(rng.integers(2, 10)), par, par["T"], SCALES["sample"]["epochs"], int(seed))
+    p = _plan_run(
+        10**6 + int(seed),
+        st,
+        rep,
+        "none",
+        int(rng.integers(2, 10)),
+        par,
+        par["T"],
+        SCALES["sample"]["epochs"],
+        int(seed),
+    )
     last = pd.to_datetime(runs["train_start"], errors="coerce").max()
     base = np.datetime64(last.to_datetime64(), "us") if pd.notna(last) else np.datetime64("2023-06-01T09:00:00", "us")
     start = base.astype("datetime64[s]").astype("datetime64[us]") + np.timedelta64(3600, "s")

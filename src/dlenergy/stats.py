@@ -159,7 +159,7 @@ def select(runs: pd.DataFrame, include: dict | None = None, exclude: dict | None
     reason = None
     if out.empty:
         present = []
-        for col in (include or {}):
+        for col in include or {}:
             if col in runs.columns and (include or {}).get(col) is not None:
                 present.append(f"{col}: {', '.join(map(str, sorted(runs[col].dropna().astype(str).unique())))}")
         reason = f"no runs with {desc}" + (f" (values present: {'; '.join(present)})" if present else "")
@@ -291,9 +291,25 @@ class KruskalDunn:
 
 
 PAIR_COLUMNS = [
-    "variable", "group_by", "group_a", "group_b", "n_a", "n_b", "median_a", "median_b",
-    "dunn_z", "p_unadjusted", "p_adjusted", "p_adjust", "significant", "cliffs_delta", "cliffs_delta_ci_low",
-    "cliffs_delta_ci_high", "status", "note", "ci_note",
+    "variable",
+    "group_by",
+    "group_a",
+    "group_b",
+    "n_a",
+    "n_b",
+    "median_a",
+    "median_b",
+    "dunn_z",
+    "p_unadjusted",
+    "p_adjusted",
+    "p_adjust",
+    "significant",
+    "cliffs_delta",
+    "cliffs_delta_ci_low",
+    "cliffs_delta_ci_high",
+    "status",
+    "note",
+    "ci_note",
 ]
 
 
@@ -323,8 +339,12 @@ def dunn_z(data: dict[Any, np.ndarray]) -> pd.DataFrame:
 def _delta_columns(a: np.ndarray, b: np.ndarray, boot: BootstrapConfig | None) -> dict:
     """Cliff's δ of a pair, its bootstrap CI (NaN without ``boot``) and the CI's note."""
     ci = cliffs_delta_ci(a, b, boot) if boot else Interval(np.nan, np.nan, "off")
-    return {"cliffs_delta": cliffs_delta(a, b), "cliffs_delta_ci_low": ci.low, "cliffs_delta_ci_high": ci.high,
-            "ci_note": ci_note(cliffs_delta=ci) if boot else ""}
+    return {
+        "cliffs_delta": cliffs_delta(a, b),
+        "cliffs_delta_ci_low": ci.low,
+        "cliffs_delta_ci_high": ci.high,
+        "ci_note": ci_note(cliffs_delta=ci) if boot else "",
+    }
 
 
 def kruskal_dunn(
@@ -351,8 +371,23 @@ def kruskal_dunn(
     empty_pairs = pd.DataFrame(columns=PAIR_COLUMNS)
 
     def bad(reason):
-        return KruskalDunn(value, group, np.nan, np.nan, np.nan, n, len(names), names, pd.DataFrame(),
-                           empty_pairs, [], padj, alpha, STATUS_INSUFFICIENT, "; ".join(notes + [reason]))
+        return KruskalDunn(
+            value,
+            group,
+            np.nan,
+            np.nan,
+            np.nan,
+            n,
+            len(names),
+            names,
+            pd.DataFrame(),
+            empty_pairs,
+            [],
+            padj,
+            alpha,
+            STATUS_INSUFFICIENT,
+            "; ".join(notes + [reason]),
+        )
 
     if len(names) < 2:
         return bad(f"{len(names)} group(s) with n >= {min_n}: Kruskal-Wallis needs at least 2")
@@ -375,18 +410,45 @@ def kruskal_dunn(
     for r in dunn_z(kept).itertuples(index=False):
         a, b = r.group_a, r.group_b
         pa = float(adj.loc[str(a), str(b)])
-        rows.append({
-            "variable": value, "group_by": group, "group_a": a, "group_b": b,
-            "n_a": len(kept[a]), "n_b": len(kept[b]),
-            "median_a": float(np.median(kept[a])), "median_b": float(np.median(kept[b])),
-            "dunn_z": float(r.dunn_z), "p_unadjusted": float(raw.loc[str(a), str(b)]), "p_adjusted": pa,
-            "p_adjust": padj, "significant": bool(pa < alpha), **_delta_columns(kept[a], kept[b], boot),
-            "status": STATUS_OK, "note": "",
-        })
+        rows.append(
+            {
+                "variable": value,
+                "group_by": group,
+                "group_a": a,
+                "group_b": b,
+                "n_a": len(kept[a]),
+                "n_b": len(kept[b]),
+                "median_a": float(np.median(kept[a])),
+                "median_b": float(np.median(kept[b])),
+                "dunn_z": float(r.dunn_z),
+                "p_unadjusted": float(raw.loc[str(a), str(b)]),
+                "p_adjusted": pa,
+                "p_adjust": padj,
+                "significant": bool(pa < alpha),
+                **_delta_columns(kept[a], kept[b], boot),
+                "status": STATUS_OK,
+                "note": "",
+            }
+        )
     pairs = pd.DataFrame(rows, columns=PAIR_COLUMNS)
     nd = [(r.group_a, r.group_b) for r in pairs.itertuples() if not r.significant]
-    return KruskalDunn(value, group, H, p, eta_squared_h(H, k, n), n, k, names, matrix, pairs, nd, padj, alpha,
-                       STATUS_OK, "; ".join(notes))
+    return KruskalDunn(
+        value,
+        group,
+        H,
+        p,
+        eta_squared_h(H, k, n),
+        n,
+        k,
+        names,
+        matrix,
+        pairs,
+        nd,
+        padj,
+        alpha,
+        STATUS_OK,
+        "; ".join(notes),
+    )
 
 
 def spearman_one_sided(x, y, alternative: str = "greater", boot: BootstrapConfig | None = None) -> dict:
@@ -396,8 +458,17 @@ def spearman_one_sided(x, y, alternative: str = "greater", boot: BootstrapConfig
     y = pd.to_numeric(pd.Series(y), errors="coerce").to_numpy(dtype="float64")
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
-    out = {"n": int(len(x)), "rho": np.nan, "rho_ci_low": np.nan, "rho_ci_high": np.nan, "p_value": np.nan,
-           "alternative": alternative, "status": STATUS_INSUFFICIENT, "note": "", "ci_note": ""}
+    out = {
+        "n": int(len(x)),
+        "rho": np.nan,
+        "rho_ci_low": np.nan,
+        "rho_ci_high": np.nan,
+        "p_value": np.nan,
+        "alternative": alternative,
+        "status": STATUS_INSUFFICIENT,
+        "note": "",
+        "ci_note": "",
+    }
     if len(x) < MIN_N:
         out["note"] = f"n={len(x)} < {MIN_N}: too few runs for Spearman's ρ"
     elif np.ptp(x) == 0 or np.ptp(y) == 0:
@@ -427,16 +498,57 @@ def correlation_strength(rho: float) -> str:
 
 
 NORMALITY_COLUMNS = [
-    "analysis", "subset", "variable", "group_by", "group", "n", "shapiro_w", "shapiro_p", "normal",
-    "levene_w", "levene_p", "equal_variances", "levene_k", "status", "note",
+    "analysis",
+    "subset",
+    "variable",
+    "group_by",
+    "group",
+    "n",
+    "shapiro_w",
+    "shapiro_p",
+    "normal",
+    "levene_w",
+    "levene_p",
+    "equal_variances",
+    "levene_k",
+    "status",
+    "note",
 ]
 KRUSKAL_COLUMNS = [
-    "analysis", "subset", "variable", "group_by", "n", "k", "H", "p_value", "eta2", "significant",
-    "p_adjust", "alpha", "groups", "not_different", "status", "note",
+    "analysis",
+    "subset",
+    "variable",
+    "group_by",
+    "n",
+    "k",
+    "H",
+    "p_value",
+    "eta2",
+    "significant",
+    "p_adjust",
+    "alpha",
+    "groups",
+    "not_different",
+    "status",
+    "note",
 ]
 SPEARMAN_COLUMNS = [
-    "analysis", "subset", "by", "x", "y", "n", "rho", "rho_ci_low", "rho_ci_high", "p_value", "alternative",
-    "significant", "strength", "status", "note", "ci_note",
+    "analysis",
+    "subset",
+    "by",
+    "x",
+    "y",
+    "n",
+    "rho",
+    "rho_ci_low",
+    "rho_ci_high",
+    "p_value",
+    "alternative",
+    "significant",
+    "strength",
+    "status",
+    "note",
+    "ci_note",
 ]
 
 
@@ -479,9 +591,18 @@ def normality_table(
         else:
             lev_note = "; ".join(notes + [f"{len(kept)} group(s) with n >= {min_n}: Levene needs at least 2"])
         if not data:
-            rows.append({"analysis": analysis, "subset": subset, "variable": v, "group_by": group, "group": None,
-                         "n": 0, "status": STATUS_INSUFFICIENT,
-                         "note": f"no finite values of {v}" if v in df else f"the runs table has no column '{v}'"})
+            rows.append(
+                {
+                    "analysis": analysis,
+                    "subset": subset,
+                    "variable": v,
+                    "group_by": group,
+                    "group": None,
+                    "n": 0,
+                    "status": STATUS_INSUFFICIENT,
+                    "note": f"no finite values of {v}" if v in df else f"the runs table has no column '{v}'",
+                }
+            )
             continue
         for g, x in data.items():
             w, p, note = shapiro(x)
@@ -490,14 +611,25 @@ def normality_table(
                 notes_row.append(f"Levene: {lev_note}")
             elif lev_note:
                 notes_row.append(f"Levene: {lev_note}")
-            rows.append({
-                "analysis": analysis, "subset": subset, "variable": v, "group_by": group, "group": g, "n": len(x),
-                "shapiro_w": w, "shapiro_p": p, "normal": (bool(p > alpha) if np.isfinite(p) else None),
-                "levene_w": lev_w, "levene_p": lev_p,
-                "equal_variances": (bool(lev_p > alpha) if np.isfinite(lev_p) else None),
-                "levene_k": len(kept), "status": STATUS_OK if not note else STATUS_INSUFFICIENT,
-                "note": "; ".join(notes_row),
-            })
+            rows.append(
+                {
+                    "analysis": analysis,
+                    "subset": subset,
+                    "variable": v,
+                    "group_by": group,
+                    "group": g,
+                    "n": len(x),
+                    "shapiro_w": w,
+                    "shapiro_p": p,
+                    "normal": (bool(p > alpha) if np.isfinite(p) else None),
+                    "levene_w": lev_w,
+                    "levene_p": lev_p,
+                    "equal_variances": (bool(lev_p > alpha) if np.isfinite(lev_p) else None),
+                    "levene_k": len(kept),
+                    "status": STATUS_OK if not note else STATUS_INSUFFICIENT,
+                    "note": "; ".join(notes_row),
+                }
+            )
     return pd.DataFrame(rows, columns=NORMALITY_COLUMNS)
 
 
@@ -519,20 +651,34 @@ def kruskal_table(
     for v in values:
         r = kruskal_dunn(df, v, group, p_adjust, alpha=alpha, min_n=min_n, order=order, boot=boot)
         results[v] = r
-        rows.append({
-            "analysis": analysis, "subset": subset, "variable": v, "group_by": group, "n": r.n, "k": r.k,
-            "H": r.H, "p_value": r.p, "eta2": r.eta2,
-            "significant": bool(r.p < alpha) if np.isfinite(r.p) else None,
-            "p_adjust": r.p_adjust, "alpha": alpha, "groups": ", ".join(map(glabel, r.groups)),
-            "not_different": "; ".join(f"{glabel(a)} – {glabel(b)}" for a, b in r.not_different),
-            "status": r.status, "note": r.note,
-        })
+        rows.append(
+            {
+                "analysis": analysis,
+                "subset": subset,
+                "variable": v,
+                "group_by": group,
+                "n": r.n,
+                "k": r.k,
+                "H": r.H,
+                "p_value": r.p,
+                "eta2": r.eta2,
+                "significant": bool(r.p < alpha) if np.isfinite(r.p) else None,
+                "p_adjust": r.p_adjust,
+                "alpha": alpha,
+                "groups": ", ".join(map(glabel, r.groups)),
+                "not_different": "; ".join(f"{glabel(a)} – {glabel(b)}" for a, b in r.not_different),
+                "status": r.status,
+                "note": r.note,
+            }
+        )
         if len(r.pairs):
             p = r.pairs.copy()
             p.insert(0, "subset", subset)
             p.insert(0, "analysis", analysis)
             pairs.append(p)
-    pairs_df = pd.concat(pairs, ignore_index=True) if pairs else pd.DataFrame(columns=["analysis", "subset"] + PAIR_COLUMNS)
+    pairs_df = (
+        pd.concat(pairs, ignore_index=True) if pairs else pd.DataFrame(columns=["analysis", "subset"] + PAIR_COLUMNS)
+    )
     return pd.DataFrame(rows, columns=KRUSKAL_COLUMNS), pairs_df, results
 
 
@@ -556,22 +702,45 @@ def spearman_table(
     for g, sub in parts:
         for y in ys:
             if x not in sub or y not in sub:
-                r = {"n": 0, "rho": np.nan, "p_value": np.nan, "alternative": alternative,
-                     "status": STATUS_INSUFFICIENT, "note": f"the runs table has no column '{x if x not in sub else y}'"}
+                r = {
+                    "n": 0,
+                    "rho": np.nan,
+                    "p_value": np.nan,
+                    "alternative": alternative,
+                    "status": STATUS_INSUFFICIENT,
+                    "note": f"the runs table has no column '{x if x not in sub else y}'",
+                }
             else:
                 r = spearman_one_sided(sub[x], sub[y], alternative, boot)
-            rows.append({"analysis": analysis, "subset": subset, "by": "" if g is None else f"{by} = {g}",
-                         "x": x, "y": y, **r,
-                         "significant": bool(r["p_value"] < alpha) if np.isfinite(r["p_value"]) else None,
-                         "strength": correlation_strength(r["rho"])})
+            rows.append(
+                {
+                    "analysis": analysis,
+                    "subset": subset,
+                    "by": "" if g is None else f"{by} = {g}",
+                    "x": x,
+                    "y": y,
+                    **r,
+                    "significant": bool(r["p_value"] < alpha) if np.isfinite(r["p_value"]) else None,
+                    "strength": correlation_strength(r["rho"]),
+                }
+            )
     return pd.DataFrame(rows, columns=SPEARMAN_COLUMNS)
 
 
-TRADEOFF_METRICS = ["energy_per_image_j", "gpu_usage_pct", "time_per_image_ms", "f1", "f1_per_kwh",
-                    "mean_gpu_power_w", "energy_kj"]
-TRADEOFF_COLUMNS = (["analysis", "subset", "n", "gflops"]
-                    + [c for m in TRADEOFF_METRICS for c in (f"median_{m}", f"median_{m}_ci_low", f"median_{m}_ci_high")]
-                    + ["pareto_all", "pareto_in_environment", "status", "note", "ci_note"])
+TRADEOFF_METRICS = [
+    "energy_per_image_j",
+    "gpu_usage_pct",
+    "time_per_image_ms",
+    "f1",
+    "f1_per_kwh",
+    "mean_gpu_power_w",
+    "energy_kj",
+]
+TRADEOFF_COLUMNS = (
+    ["analysis", "subset", "n", "gflops"]
+    + [c for m in TRADEOFF_METRICS for c in (f"median_{m}", f"median_{m}_ci_low", f"median_{m}_ci_high")]
+    + ["pareto_all", "pareto_in_environment", "status", "note", "ci_note"]
+)
 
 
 def pareto_front(df: pd.DataFrame, cost: str, benefit: str) -> pd.Series:
@@ -658,9 +827,25 @@ def _with_median_cis(out: pd.DataFrame, df: pd.DataFrame, by: list[str], boot: B
 
 
 REDUCTION_COLUMNS = [
-    "analysis", "scope", "from", "to", "n_from", "n_to", "energy_from", "energy_to", "reduction",
-    "reduction_ci_low", "reduction_ci_high", "f1_from", "f1_to", "f1_decrease", "f1_decrease_ci_low",
-    "f1_decrease_ci_high", "status", "note", "ci_note",
+    "analysis",
+    "scope",
+    "from",
+    "to",
+    "n_from",
+    "n_to",
+    "energy_from",
+    "energy_to",
+    "reduction",
+    "reduction_ci_low",
+    "reduction_ci_high",
+    "f1_from",
+    "f1_to",
+    "f1_decrease",
+    "f1_decrease_ci_low",
+    "f1_decrease_ci_high",
+    "status",
+    "note",
+    "ci_note",
 ]
 
 
@@ -668,9 +853,16 @@ def _combo(row, keys):
     return " / ".join(str(row[k]) for k in keys)
 
 
-def reduction_pairs(tradeoff: pd.DataFrame, keys: list[str], *, scope: str, min_n: int = MIN_N,
-                    energy: str = "median_energy_per_image_j", f1: str = "median_f1",
-                    analysis: str = "reductions") -> pd.DataFrame:
+def reduction_pairs(
+    tradeoff: pd.DataFrame,
+    keys: list[str],
+    *,
+    scope: str,
+    min_n: int = MIN_N,
+    energy: str = "median_energy_per_image_j",
+    f1: str = "median_f1",
+    analysis: str = "reductions",
+) -> pd.DataFrame:
     """Every ordered pair (from → to) with lower median energy at ``to``: reduction = 1 − E_to / E_from,
     F1 decrease = (F1_from − F1_to) / F1_from (negative: F1 rises)."""
     t = tradeoff[np.isfinite(pd.to_numeric(tradeoff[energy], errors="coerce"))].reset_index(drop=True)
@@ -680,20 +872,38 @@ def reduction_pairs(tradeoff: pd.DataFrame, keys: list[str], *, scope: str, min_
         if not b[energy] < a[energy]:
             continue
         small = [x for x in (a, b) if x["n"] < min_n]
-        rows.append({
-            "analysis": analysis, "scope": scope, "from": _combo(a, keys), "to": _combo(b, keys),
-            "n_from": int(a["n"]), "n_to": int(b["n"]),
-            "energy_from": a[energy], "energy_to": b[energy], "reduction": 1.0 - b[energy] / a[energy],
-            "f1_from": a[f1], "f1_to": b[f1],
-            "f1_decrease": (a[f1] - b[f1]) / a[f1] if np.isfinite(a[f1]) and a[f1] else np.nan,
-            "status": STATUS_INSUFFICIENT if small else STATUS_OK,
-            "note": f"median of n < {min_n} runs" if small else "", "ci_note": "",
-        })
+        rows.append(
+            {
+                "analysis": analysis,
+                "scope": scope,
+                "from": _combo(a, keys),
+                "to": _combo(b, keys),
+                "n_from": int(a["n"]),
+                "n_to": int(b["n"]),
+                "energy_from": a[energy],
+                "energy_to": b[energy],
+                "reduction": 1.0 - b[energy] / a[energy],
+                "f1_from": a[f1],
+                "f1_to": b[f1],
+                "f1_decrease": (a[f1] - b[f1]) / a[f1] if np.isfinite(a[f1]) and a[f1] else np.nan,
+                "status": STATUS_INSUFFICIENT if small else STATUS_OK,
+                "note": f"median of n < {min_n} runs" if small else "",
+                "ci_note": "",
+            }
+        )
     return pd.DataFrame(rows, columns=REDUCTION_COLUMNS)
 
 
-def reduction_cis(pairs: pd.DataFrame, runs: pd.DataFrame, keys: list[str], boot: BootstrapConfig | None, *,
-                  energy: str = "energy_per_image_j", f1: str = "f1", cache: dict | None = None) -> pd.DataFrame:
+def reduction_cis(
+    pairs: pd.DataFrame,
+    runs: pd.DataFrame,
+    keys: list[str],
+    boot: BootstrapConfig | None,
+    *,
+    energy: str = "energy_per_image_j",
+    f1: str = "f1",
+    cache: dict | None = None,
+) -> pd.DataFrame:
     """``pairs`` (:func:`reduction_pairs`) with bootstrap CIs of ``reduction`` and ``f1_decrease``.
 
     Both are ``1 - median(to) / median(from)`` of the runs of two groups (``keys`` values joined
@@ -713,8 +923,9 @@ def reduction_cis(pairs: pd.DataFrame, runs: pd.DataFrame, keys: list[str], boot
         for col, value in (("reduction", energy), ("f1_decrease", f1)):
             key = (value, tuple(a.index), tuple(b.index))
             if key not in cache:
-                cache[key] = reduction_ci(pd.to_numeric(a[value], errors="coerce"),
-                                          pd.to_numeric(b[value], errors="coerce"), boot)
+                cache[key] = reduction_ci(
+                    pd.to_numeric(a[value], errors="coerce"), pd.to_numeric(b[value], errors="coerce"), boot
+                )
             ci = cache[key]
             out.loc[i, f"{col}_ci_low"], out.loc[i, f"{col}_ci_high"] = ci.low, ci.high
             if ci.note and np.isfinite(r[col]):
@@ -723,21 +934,44 @@ def reduction_cis(pairs: pd.DataFrame, runs: pd.DataFrame, keys: list[str], boot
     return out
 
 
-SUMMARY_COLUMNS = ["analysis", "scope", "statistic", "from", "to", "reduction", "reduction_ci_low", "reduction_ci_high",
-                   "f1_decrease", "f1_decrease_ci_low", "f1_decrease_ci_high", "status", "note", "ci_note"]
+SUMMARY_COLUMNS = [
+    "analysis",
+    "scope",
+    "statistic",
+    "from",
+    "to",
+    "reduction",
+    "reduction_ci_low",
+    "reduction_ci_high",
+    "f1_decrease",
+    "f1_decrease_ci_low",
+    "f1_decrease_ci_high",
+    "status",
+    "note",
+    "ci_note",
+]
 
 
-def reduction_summary(pairs: pd.DataFrame, scope: str, reference: str | None = None,
-                      analysis: str = "reductions") -> pd.DataFrame:
+def reduction_summary(
+    pairs: pd.DataFrame, scope: str, reference: str | None = None, analysis: str = "reductions"
+) -> pd.DataFrame:
     """Min and max energy reduction within ``scope`` (from ``reference`` when given, as the paper's
     14 %–64 % from VGG16), the min and max F1 decrease from it, and the best (largest) reduction."""
     p = pairs[(pairs["scope"] == scope) & (pairs["status"] == STATUS_OK)]
     rows = []
 
     def row(stat, r, note=""):
-        rows.append({"analysis": analysis, "scope": scope, "statistic": stat, "status": STATUS_OK, "note": note,
-                     **{c: r.get(c, np.nan) for c in SUMMARY_COLUMNS if c in REDUCTION_COLUMNS[2:-3]},
-                     "ci_note": r.get("ci_note", "")})
+        rows.append(
+            {
+                "analysis": analysis,
+                "scope": scope,
+                "statistic": stat,
+                "status": STATUS_OK,
+                "note": note,
+                **{c: r.get(c, np.nan) for c in SUMMARY_COLUMNS if c in REDUCTION_COLUMNS[2:-3]},
+                "ci_note": r.get("ci_note", ""),
+            }
+        )
 
     if reference is not None:
         ref = p[p["from"] == reference]
@@ -753,19 +987,41 @@ def reduction_summary(pairs: pd.DataFrame, scope: str, reference: str | None = N
         row("min pairwise reduction", p.loc[p["reduction"].idxmin()])
         row("max pairwise reduction (best combination)", p.loc[p["reduction"].idxmax()])
     if not rows:
-        return pd.DataFrame([{"analysis": analysis, "scope": scope, "statistic": "", "status": STATUS_INSUFFICIENT,
-                              "note": "fewer than 2 groups with n >= 3 runs: no reduction to report"}],
-                            columns=SUMMARY_COLUMNS)
+        return pd.DataFrame(
+            [
+                {
+                    "analysis": analysis,
+                    "scope": scope,
+                    "statistic": "",
+                    "status": STATUS_INSUFFICIENT,
+                    "note": "fewer than 2 groups with n >= 3 runs: no reduction to report",
+                }
+            ],
+            columns=SUMMARY_COLUMNS,
+        )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def batch_input_table(df: pd.DataFrame, *, min_n: int = MIN_N, subset: str = "",
-                      analysis: str = "batch_input") -> pd.DataFrame:
+def batch_input_table(
+    df: pd.DataFrame, *, min_n: int = MIN_N, subset: str = "", analysis: str = "batch_input"
+) -> pd.DataFrame:
     """Mean and median energy, power and duration per environment × dataset × batch size × input size."""
     keys = [k for k in ("environment", "dataset", "batch_size", "image_size") if k in df]
-    cols = ["analysis", "subset"] + keys + ["n", "mean_energy_kj", "median_energy_kj", "mean_mean_gpu_power_w",
-                                            "median_mean_gpu_power_w", "mean_duration_min", "median_duration_min",
-                                            "status", "note"]
+    cols = (
+        ["analysis", "subset"]
+        + keys
+        + [
+            "n",
+            "mean_energy_kj",
+            "median_energy_kj",
+            "mean_mean_gpu_power_w",
+            "median_mean_gpu_power_w",
+            "mean_duration_min",
+            "median_duration_min",
+            "status",
+            "note",
+        ]
+    )
     if df.empty:
         return skipped(analysis, "no runs of the batch/input-size sub-experiment", cols, subset)
     g = df.groupby(keys, sort=True)
@@ -804,9 +1060,12 @@ def ram_selection(runs: pd.DataFrame, cfg: StatsConfig) -> Selection:
     if s.reason is None:
         levels = s.frame[cfg.ram_column].dropna().unique()
         if len(levels) < 2:
-            return Selection(s.frame, s.description,
-                             f"the runs with {s.description} have {len(levels)} allocated-RAM level(s) "
-                             f"({', '.join(map(str, levels))}): no allocated-RAM experiment in this source")
+            return Selection(
+                s.frame,
+                s.description,
+                f"the runs with {s.description} have {len(levels)} allocated-RAM level(s) "
+                f"({', '.join(map(str, levels))}): no allocated-RAM experiment in this source",
+            )
     return s
 
 
@@ -826,8 +1085,12 @@ def batch_input_selection(runs: pd.DataFrame, cfg: StatsConfig) -> Selection:
         df = df[keep]
     var = [c for c in ("batch_size", "image_size") if c in df and df[c].nunique() > 1]
     if not var:
-        return Selection(df, desc, f"the runs with {desc} have a single batch size and a single input size: "
-                                   "no batch/input-size experiment in this source")
+        return Selection(
+            df,
+            desc,
+            f"the runs with {desc} have a single batch size and a single input size: "
+            "no batch/input-size experiment in this source",
+        )
     return Selection(df, desc)
 
 
@@ -848,17 +1111,38 @@ def rq1_tables(runs: pd.DataFrame, cfg: StatsConfig) -> dict[str, pd.DataFrame]:
         return {
             "table3_normality_rq1": skipped("table3_normality_rq1", s.reason, NORMALITY_COLUMNS, s.description),
             "kruskal_dunn_rq1": skipped("kruskal_dunn_rq1", s.reason, KRUSKAL_COLUMNS, s.description),
-            "kruskal_dunn_rq1_dunn": skipped("kruskal_dunn_rq1", s.reason, ["analysis", "subset"] + PAIR_COLUMNS, s.description),
+            "kruskal_dunn_rq1_dunn": skipped(
+                "kruskal_dunn_rq1", s.reason, ["analysis", "subset"] + PAIR_COLUMNS, s.description
+            ),
             "table6_spearman_flops": skipped("table6_spearman_flops", s.reason, SPEARMAN_COLUMNS, s.description),
         }
     order = architecture_order(s.frame)
     t3 = normality_table(s.frame, RQ1_VALUES, "architecture", order=order, analysis="table3_normality_rq1", **kw)
-    kt, pairs, _ = kruskal_table(s.frame, RQ1_KRUSKAL, "architecture", cfg.p_adjust, order=order,
-                                 analysis="kruskal_dunn_rq1", boot=cfg.boot, **kw)
-    t6 = spearman_table(s.frame, "gflops", TABLE6_VALUES, alpha=cfg.alpha,
-                        analysis="table6_spearman_flops", subset=s.description, boot=cfg.boot)
-    return {"table3_normality_rq1": t3, "kruskal_dunn_rq1": kt, "kruskal_dunn_rq1_dunn": pairs,
-            "table6_spearman_flops": t6}
+    kt, pairs, _ = kruskal_table(
+        s.frame,
+        RQ1_KRUSKAL,
+        "architecture",
+        cfg.p_adjust,
+        order=order,
+        analysis="kruskal_dunn_rq1",
+        boot=cfg.boot,
+        **kw,
+    )
+    t6 = spearman_table(
+        s.frame,
+        "gflops",
+        TABLE6_VALUES,
+        alpha=cfg.alpha,
+        analysis="table6_spearman_flops",
+        subset=s.description,
+        boot=cfg.boot,
+    )
+    return {
+        "table3_normality_rq1": t3,
+        "kruskal_dunn_rq1": kt,
+        "kruskal_dunn_rq1_dunn": pairs,
+        "table6_spearman_flops": t6,
+    }
 
 
 def rq2_tables(runs: pd.DataFrame, cfg: StatsConfig) -> dict[str, pd.DataFrame]:
@@ -870,20 +1154,34 @@ def rq2_tables(runs: pd.DataFrame, cfg: StatsConfig) -> dict[str, pd.DataFrame]:
     if s.reason:
         out["table4_normality_rq2"] = skipped("table4_normality_rq2", s.reason, NORMALITY_COLUMNS, s.description)
         out["kruskal_dunn_rq2"] = skipped("kruskal_dunn_rq2", s.reason, KRUSKAL_COLUMNS, s.description)
-        out["kruskal_dunn_rq2_dunn"] = skipped("kruskal_dunn_rq2", s.reason, ["analysis", "subset"] + PAIR_COLUMNS, s.description)
+        out["kruskal_dunn_rq2_dunn"] = skipped(
+            "kruskal_dunn_rq2", s.reason, ["analysis", "subset"] + PAIR_COLUMNS, s.description
+        )
     else:
         kw = dict(alpha=cfg.alpha, min_n=cfg.min_group_size, subset=s.description, order=environment_order(s.frame))
-        out["table4_normality_rq2"] = normality_table(s.frame, RQ2_VALUES, "environment",
-                                                      analysis="table4_normality_rq2", **kw)
-        kt, pairs, _ = kruskal_table(s.frame, RQ2_VALUES, "environment", cfg.p_adjust,
-                                     analysis="kruskal_dunn_rq2", boot=cfg.boot, **kw)
+        out["table4_normality_rq2"] = normality_table(
+            s.frame, RQ2_VALUES, "environment", analysis="table4_normality_rq2", **kw
+        )
+        kt, pairs, _ = kruskal_table(
+            s.frame, RQ2_VALUES, "environment", cfg.p_adjust, analysis="kruskal_dunn_rq2", boot=cfg.boot, **kw
+        )
         out["kruskal_dunn_rq2"], out["kruskal_dunn_rq2_dunn"] = kt, pairs
     if b1.reason:
-        out["spearman_gpu_usage"] = skipped("spearman_gpu_usage", b1.reason, SPEARMAN_COLUMNS + TDP_COLUMNS, b1.description)
+        out["spearman_gpu_usage"] = skipped(
+            "spearman_gpu_usage", b1.reason, SPEARMAN_COLUMNS + TDP_COLUMNS, b1.description
+        )
     else:
-        sp_t = spearman_table(b1.frame, "gpu_usage_pct", ["mean_gpu_power_w", "energy_per_image_j"], by="environment",
-                              order=environment_order(b1.frame), alpha=cfg.alpha,
-                              analysis="spearman_gpu_usage", subset=b1.description, boot=cfg.boot)
+        sp_t = spearman_table(
+            b1.frame,
+            "gpu_usage_pct",
+            ["mean_gpu_power_w", "energy_per_image_j"],
+            by="environment",
+            order=environment_order(b1.frame),
+            alpha=cfg.alpha,
+            analysis="spearman_gpu_usage",
+            subset=b1.description,
+            boot=cfg.boot,
+        )
         out["spearman_gpu_usage"] = _with_tdp(sp_t, b1.frame)
     return out
 
@@ -914,7 +1212,9 @@ def _with_tdp(sp_t: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
         sp_t.loc[i, "median_power_w"] = meas.median()
         sp_t.loc[i, "median_tdp_x_usage_w"] = e.median()
         with np.errstate(divide="ignore", invalid="ignore"):
-            sp_t.loc[i, "median_tdp_estimate_error_pct"] = float(np.nanmedian((e - meas) / meas * 100.0)) if m.any() else np.nan
+            sp_t.loc[i, "median_tdp_estimate_error_pct"] = (
+                float(np.nanmedian((e - meas) / meas * 100.0)) if m.any() else np.nan
+            )
     tail = ["status", "note", "ci_note"]
     cols = [c for c in SPEARMAN_COLUMNS if c not in tail] + TDP_COLUMNS + tail
     return sp_t[cols]
@@ -926,15 +1226,25 @@ def tradeoff_tables(runs: pd.DataFrame, cfg: StatsConfig) -> dict[str, pd.DataFr
     b1 = block1(df, cfg)
     if b1.reason:
         return {
-            "tradeoff": skipped("tradeoff", b1.reason, TRADEOFF_COLUMNS[:2] + ["environment", "architecture"]
-                                + TRADEOFF_COLUMNS[2:], b1.description),
+            "tradeoff": skipped(
+                "tradeoff",
+                b1.reason,
+                TRADEOFF_COLUMNS[:2] + ["environment", "architecture"] + TRADEOFF_COLUMNS[2:],
+                b1.description,
+            ),
             "reductions": skipped("reductions", b1.reason, REDUCTION_COLUMNS),
             "reductions_summary": skipped("reductions", b1.reason, SUMMARY_COLUMNS),
         }
     f = b1.frame
     boot = cfg.boot
-    t = tradeoff_table(f, min_n=cfg.min_group_size, env_order=environment_order(f), arch_order=architecture_order(f),
-                       subset=b1.description, boot=boot)
+    t = tradeoff_table(
+        f,
+        min_n=cfg.min_group_size,
+        env_order=environment_order(f),
+        arch_order=architecture_order(f),
+        subset=b1.description,
+        boot=boot,
+    )
     cache: dict = {}
     ok = t[t["status"] == STATUS_OK]
     pairs, summaries = [], []
@@ -962,10 +1272,12 @@ def tradeoff_tables(runs: pd.DataFrame, cfg: StatsConfig) -> dict[str, pd.DataFr
     p3 = reduction_cis(p3, f, ["environment", "architecture"], boot, cache=cache)
     pairs.append(p3)
     summaries.append(reduction_summary(p3, scope3, None))
-    pairs_df = pd.concat([p for p in pairs if len(p)], ignore_index=True) if any(len(p) for p in pairs) else \
-        skipped("reductions", "fewer than 2 environment x architecture groups", REDUCTION_COLUMNS)
-    return {"tradeoff": t, "reductions": pairs_df,
-            "reductions_summary": pd.concat(summaries, ignore_index=True)}
+    pairs_df = (
+        pd.concat([p for p in pairs if len(p)], ignore_index=True)
+        if any(len(p) for p in pairs)
+        else skipped("reductions", "fewer than 2 environment x architecture groups", REDUCTION_COLUMNS)
+    )
+    return {"tradeoff": t, "reductions": pairs_df, "reductions_summary": pd.concat(summaries, ignore_index=True)}
 
 
 def ram_tables(runs: pd.DataFrame, cfg: StatsConfig) -> dict[str, pd.DataFrame]:
@@ -976,13 +1288,20 @@ def ram_tables(runs: pd.DataFrame, cfg: StatsConfig) -> dict[str, pd.DataFrame]:
         return {
             "table5_normality_ram": skipped("table5_normality_ram", s.reason, NORMALITY_COLUMNS, s.description),
             "table7_kruskal_ram": skipped("table7_kruskal_ram", s.reason, KRUSKAL_COLUMNS, s.description),
-            "table7_kruskal_ram_dunn": skipped("table7_kruskal_ram", s.reason, ["analysis", "subset"] + PAIR_COLUMNS, s.description),
+            "table7_kruskal_ram_dunn": skipped(
+                "table7_kruskal_ram", s.reason, ["analysis", "subset"] + PAIR_COLUMNS, s.description
+            ),
         }
-    kw = dict(alpha=cfg.alpha, min_n=cfg.min_group_size, subset=s.description,
-              order=sorted(s.frame[cfg.ram_column].dropna().unique()))
+    kw = dict(
+        alpha=cfg.alpha,
+        min_n=cfg.min_group_size,
+        subset=s.description,
+        order=sorted(s.frame[cfg.ram_column].dropna().unique()),
+    )
     t5 = normality_table(s.frame, RAM_VALUES, cfg.ram_column, analysis="table5_normality_ram", **kw)
-    kt, pairs, _ = kruskal_table(s.frame, RAM_VALUES, cfg.ram_column, cfg.p_adjust,
-                                 analysis="table7_kruskal_ram", boot=cfg.boot, **kw)
+    kt, pairs, _ = kruskal_table(
+        s.frame, RAM_VALUES, cfg.ram_column, cfg.p_adjust, analysis="table7_kruskal_ram", boot=cfg.boot, **kw
+    )
     return {"table5_normality_ram": t5, "table7_kruskal_ram": kt, "table7_kruskal_ram_dunn": pairs}
 
 
@@ -990,8 +1309,9 @@ def batch_input_tables(runs: pd.DataFrame, cfg: StatsConfig) -> dict[str, pd.Dat
     df = add_derived(runs)
     s = batch_input_selection(df, cfg)
     if s.reason:
-        return {"batch_input": batch_input_table(df.iloc[0:0], subset=s.description).assign(
-            note=f"skipped: {s.reason}")}
+        return {
+            "batch_input": batch_input_table(df.iloc[0:0], subset=s.description).assign(note=f"skipped: {s.reason}")
+        }
     return {"batch_input": batch_input_table(s.frame, min_n=cfg.min_group_size, subset=s.description)}
 
 
@@ -1046,8 +1366,14 @@ def markdown_table(df: pd.DataFrame, drop: Iterable[str] = ("analysis", "subset"
     return "\n".join([head, sep, *body])
 
 
-def markdown_document(title: str, sections: list[tuple[str, pd.DataFrame]], *, label: str | None,
-                      source: str, notes: list[str] | None = None) -> str:
+def markdown_document(
+    title: str,
+    sections: list[tuple[str, pd.DataFrame]],
+    *,
+    label: str | None,
+    source: str,
+    notes: list[str] | None = None,
+) -> str:
     """A Markdown page: title, data label (synthetic sources), source, notes, then each table."""
     lines = [f"# {title}", ""]
     if label:

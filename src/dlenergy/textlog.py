@@ -109,8 +109,9 @@ def _blocks(fh, chunk_bytes: int) -> Iterator[tuple[bytes, bool]]:
             return
 
 
-def iter_chunks(path: str | Path, damage: Damage, *, chunk_bytes: int = CHUNK_BYTES,
-                replace: bool = False) -> Iterator[Chunk]:
+def iter_chunks(
+    path: str | Path, damage: Damage, *, chunk_bytes: int = CHUNK_BYTES, replace: bool = False
+) -> Iterator[Chunk]:
     """The file's lines after the header, in chunks of about ``chunk_bytes`` (``replace``: see
     :func:`_blank_bad_lines`)."""
     with open(path, "rb") as fh:
@@ -121,15 +122,15 @@ def iter_chunks(path: str | Path, damage: Damage, *, chunk_bytes: int = CHUNK_BY
             if first:
                 first = False
                 if data.startswith(BOM):
-                    data = data[len(BOM):]
+                    data = data[len(BOM) :]
                 cut = data.find(b"\n")
                 if cut < 0 and not eof:  # a header longer than a chunk: keep reading
                     carry, first = data, True
                     continue
-                data = data[cut + 1:] if cut >= 0 else b""
+                data = data[cut + 1 :] if cut >= 0 else b""
             if not eof:
                 cut = data.rfind(b"\n")
-                data, carry = (data[: cut + 1], data[cut + 1:]) if cut >= 0 else (b"", data)
+                data, carry = (data[: cut + 1], data[cut + 1 :]) if cut >= 0 else (b"", data)
             else:
                 carry = b""
             if data:
@@ -152,7 +153,7 @@ def read_header(path: str | Path) -> tuple[str | None, bytes]:
             head += raw
             if b"\n" in head or b"\r" in head:
                 break
-    head = head[len(BOM):] if head.startswith(BOM) else head
+    head = head[len(BOM) :] if head.startswith(BOM) else head
     raw = re.split(rb"\r\n|\r|\n", head, maxsplit=1)[0]
     try:
         return raw.decode("utf-8"), raw

@@ -72,8 +72,9 @@ class BootstrapConfig:
 
     def describe(self) -> str:
         """One line for table notes: ``95 % BCa bootstrap CI (9999 resamples, seed 42)``."""
-        return (f"{self.confidence * 100:g} % {self.method} bootstrap CI "
-                f"({self.n_resamples} resamples, seed {self.seed})")
+        return (
+            f"{self.confidence * 100:g} % {self.method} bootstrap CI ({self.n_resamples} resamples, seed {self.seed})"
+        )
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,7 @@ def codes(*samples) -> tuple[list[np.ndarray], int]:
     Rank statistics only need the order of the values, so they are computed on these integer codes
     by counting (:func:`midranks`) instead of sorting every resample.
     """
-    values, inverse = np.unique(np.concatenate([np.asarray(s, dtype="float64") for s in samples]),
-                                return_inverse=True)
+    values, inverse = np.unique(np.concatenate([np.asarray(s, dtype="float64") for s in samples]), return_inverse=True)
     cuts = np.cumsum([len(s) for s in samples])[:-1]
     return [c.astype("float64") for c in np.split(inverse, cuts)], len(values)
 
@@ -165,8 +165,9 @@ def _clean(x) -> np.ndarray:
     return x[np.isfinite(x)]
 
 
-def bootstrap_ci(samples: tuple[np.ndarray, ...], statistic: Callable, cfg: BootstrapConfig, *,
-                 paired: bool = False, min_n: int = 2) -> Interval:
+def bootstrap_ci(
+    samples: tuple[np.ndarray, ...], statistic: Callable, cfg: BootstrapConfig, *, paired: bool = False, min_n: int = 2
+) -> Interval:
     """Bootstrap CI of ``statistic(*samples, axis=-1)`` with ``scipy.stats.bootstrap``.
 
     Parameters
@@ -203,8 +204,14 @@ def bootstrap_ci(samples: tuple[np.ndarray, ...], statistic: Callable, cfg: Boot
     theta = float(statistic(*samples, axis=-1))
     if not np.isfinite(theta):
         return _nan("n/a", "the statistic is undefined on the data")
-    kw = dict(n_resamples=cfg.n_resamples, vectorized=True, axis=-1, paired=paired,
-              confidence_level=cfg.confidence, rng=np.random.default_rng(cfg.seed))
+    kw = dict(
+        n_resamples=cfg.n_resamples,
+        vectorized=True,
+        axis=-1,
+        paired=paired,
+        confidence_level=cfg.confidence,
+        rng=np.random.default_rng(cfg.seed),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = ss.bootstrap(samples, statistic, method=cfg.method, **kw)
@@ -215,10 +222,13 @@ def bootstrap_ci(samples: tuple[np.ndarray, ...], statistic: Callable, cfg: Boot
         if np.isfinite(lo) and np.isfinite(hi):
             return Interval(lo, hi, cfg.method)
         if cfg.method != "percentile" and np.isfinite(dist).all():
-            p = ss.bootstrap(samples, statistic, method="percentile", bootstrap_result=res,
-                             **{**kw, "n_resamples": 0})
-            return Interval(float(p.confidence_interval.low), float(p.confidence_interval.high), "percentile",
-                            f"{cfg.method} undefined on these data: percentile interval")
+            p = ss.bootstrap(samples, statistic, method="percentile", bootstrap_result=res, **{**kw, "n_resamples": 0})
+            return Interval(
+                float(p.confidence_interval.low),
+                float(p.confidence_interval.high),
+                "percentile",
+                f"{cfg.method} undefined on these data: percentile interval",
+            )
     return _nan("n/a", "the bootstrap distribution has undefined values (constant resamples)")
 
 

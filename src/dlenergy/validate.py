@@ -59,16 +59,23 @@ def _log_warnings(path: Path, rep: LogReport, run_id: str, kind: str) -> list[Pr
     if rep.n_cut > len(rep.first_bad_lines[:MAX_LINES_LISTED]):
         warn(None, f"{rep.n_cut - len(rep.first_bad_lines[:MAX_LINES_LISTED])} more cut line(s) dropped")
     if rep.n_bad_timestamp:
-        warn(rep.bad_timestamp_lines[0] if rep.bad_timestamp_lines else None,
-             f"{rep.n_bad_timestamp} line(s) with a timestamp that does not parse; dropped")
+        warn(
+            rep.bad_timestamp_lines[0] if rep.bad_timestamp_lines else None,
+            f"{rep.n_bad_timestamp} line(s) with a timestamp that does not parse; dropped",
+        )
     if rep.n_bad_bytes:
-        warn(rep.bad_byte_lines[0] if rep.bad_byte_lines else None,
-             f"{rep.n_bad_bytes} line(s) with bytes that are not UTF-8; dropped")
+        warn(
+            rep.bad_byte_lines[0] if rep.bad_byte_lines else None,
+            f"{rep.n_bad_bytes} line(s) with bytes that are not UTF-8; dropped",
+        )
     for col, n in rep.n_unparsed_values.items():
         warn(None, f"{n} value(s) of {col} are not numbers (unit or format not understood); read as missing")
     if rep.power is not None and (rep.power.n_nonfinite or rep.power.n_above_cap):
-        warn(None, f"{rep.power.n_nonfinite + rep.power.n_above_cap} power sample(s) non-finite or above "
-                   f"{rep.power.cap_w:g} W; dropped")
+        warn(
+            None,
+            f"{rep.power.n_nonfinite + rep.power.n_above_cap} power sample(s) non-finite or above "
+            f"{rep.power.cap_w:g} W; dropped",
+        )
     if rep.n_reordered:
         warn(None, f"{rep.n_reordered} line(s) out of time order; re-sorted")
     if rep.n_duplicates:
@@ -89,11 +96,15 @@ def _run_problems(dataset: Path, rec: dict, out: RunOutcome) -> list[Problem]:
             problems += _log_warnings(Path(out.reports[key].path), out.reports[key], rid, kind)
     if out.reason is None or "cpu" in out.reports:
         if not (rdir / CPU_FILE).is_file():
-            problems.append(Problem(str(rdir / CPU_FILE), None, "no CPU/RAM log: the run will have no RAM energy",
-                                    False, rid))
+            problems.append(
+                Problem(str(rdir / CPU_FILE), None, "no CPU/RAM log: the run will have no RAM energy", False, rid)
+            )
     if out.epochs_file_empty:
-        problems.append(Problem(str(rdir / "epochs.csv"), None, "epoch file is empty (run ended before its first epoch?)",
-                                False, rid))
+        problems.append(
+            Problem(
+                str(rdir / "epochs.csv"), None, "epoch file is empty (run ended before its first epoch?)", False, rid
+            )
+        )
     return problems
 
 
@@ -123,14 +134,22 @@ def validate_dataset(path: str | Path, config: IngestConfig | dict | None = None
             continue  # already reported by read_runs_table
         seen.add(rid)
         if not (runs_root / rid).is_dir():
-            problems.append(Problem(str(runs_csv), int(rec["_line"]), f"run '{rid}' has no log folder {runs_root / rid}",
-                                    True, rid))
+            problems.append(
+                Problem(str(runs_csv), int(rec["_line"]), f"run '{rid}' has no log folder {runs_root / rid}", True, rid)
+            )
             continue
         problems += _run_problems(dataset, rec, ingest_run(dataset, rec, cfg))
     known = set(frame["run_id"].dropna()) | {rid for rid, _, _ in table.skipped if rid}
     for orphan in sorted(folders - known):
-        problems.append(Problem(str(runs_root / orphan), None,
-                                f"log folder has no row in {runs_csv} (ignored by the pipeline)", False, orphan))
+        problems.append(
+            Problem(
+                str(runs_root / orphan),
+                None,
+                f"log folder has no row in {runs_csv} (ignored by the pipeline)",
+                False,
+                orphan,
+            )
+        )
     if not folders and not len(frame):
         problems.append(Problem(str(runs_csv), 1, "no runs: the table has no rows", False))
     return problems

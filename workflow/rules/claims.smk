@@ -5,21 +5,13 @@
 
 from dlenergy.claims import ROBUSTNESS_TABLE, load_claims, tables_of
 
+
 # light, local job (no cluster submission under a SLURM profile)
 localrules:
     claims,
 
 
 CLAIM_TABLES = sorted(tables_of(load_claims()) | {ROBUSTNESS_TABLE})
-
-
-def claims_inputs(wildcards):
-    """The declared tables (results/<source>/tables/<name>.csv) that the claims read, and the
-    outlier-seed ranges (tables/robustness.csv) when this run makes them or they exist."""
-    declared = set(declared_tables())
-    tables = [t for t in (f"{RESULTS}/tables/{name}.csv" for name in CLAIM_TABLES) if t in declared]
-    extra = robustness_for_scorecard(wildcards)
-    return [t.format(source=wildcards.source) for t in tables] + ([extra] if extra else [])
 
 
 rule claims:
@@ -29,16 +21,18 @@ rule claims:
     output:
         csv=registered(f"{RESULTS}/claims.csv", "../report/report_claims.rst", "Claims", table="claims"),
         md=f"{RESULTS}/claims.md",
-    params:
-        library=LIBRARY,
-        results=lambda wc: f"results/{wc.source}",
-        source=source_of,
-    resources:
-        mem_mb=1000,
     log:
         f"{LOGS}/report/claims.log",
     benchmark:
         f"{BENCH}/claims.tsv"
+    conda:
+        "../envs/dlenergy.yaml"
+    resources:
+        mem_mb=1000,
+    params:
+        library=LIBRARY,
+        results=lambda wc: f"results/{wc.source}",
+        source=source_of,
     script:
         "../scripts/claims.py"
 

@@ -10,18 +10,26 @@ rule clean:
     output:
         runs=f"{RESULTS}/clean/runs.parquet",
         epochs=f"{RESULTS}/clean/epochs.parquet",
-        excluded=registered(f"{RESULTS}/clean/excluded.csv", "../report/report_clean_excluded.rst", "Cleaning", table="excluded"),
-        summary=registered(f"{RESULTS}/clean/summary.csv", "../report/report_clean_summary.rst", "Cleaning", table="summary"),
-        analyses=registered(f"{RESULTS}/clean/analyses.csv", "../report/report_clean_analyses.rst", "Cleaning", table="analyses"),
-    params:
-        library=LIBRARY,
-        cleaning=config.get("cleaning", {}),
-        seed=config["seed"],
-    resources:
-        mem_mb=2000,
+        excluded=registered(
+            f"{RESULTS}/clean/excluded.csv", "../report/report_clean_excluded.rst", "Cleaning", table="excluded"
+        ),
+        summary=registered(
+            f"{RESULTS}/clean/summary.csv", "../report/report_clean_summary.rst", "Cleaning", table="summary"
+        ),
+        analyses=registered(
+            f"{RESULTS}/clean/analyses.csv", "../report/report_clean_analyses.rst", "Cleaning", table="analyses"
+        ),
     log:
         f"{LOGS}/clean.log",
     benchmark:
         f"{BENCH}/clean.tsv"
+    conda:
+        "../envs/dlenergy.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        library=LIBRARY,
+        cleaning=config.get("cleaning", {}),
+        seed=config["seed"],
     script:
         "../scripts/clean.py"

@@ -52,8 +52,10 @@ def canonical_dir(source):
         return f"data/{source}/canonical"
     p = source_path(source)
     if not p:
-        sys.exit(f"dlenergy: source '{source}' has layout 'canonical' but no path; pass --config source={source} "
-                 "data_dir=/path/to/DATASET")
+        sys.exit(
+            f"dlenergy: source '{source}' has layout 'canonical' but no path; pass --config source={source} "
+            "data_dir=/path/to/DATASET"
+        )
     if not Path(p).is_dir():
         sys.exit(f"dlenergy: data_dir {p} of source '{source}' is not a directory")
     return p
@@ -287,3 +289,67 @@ def print_failures():
         print(f.line(), file=sys.stderr, flush=True)
     if not found:
         print("dlenergy: a job failed; its log is named above (logs/<source>/...)", file=sys.stderr, flush=True)
+
+
+# ---- data.smk: raw folders of converted sources ----
+
+
+def raw_dir(source):
+    """The raw folder a converted source reads: its data_dir/path, else data/<source>/raw (made here)."""
+    return source_path(source) or f"data/{source}/raw"
+
+
+def raw_of(wildcards):
+    return raw_dir(wildcards.source)
+
+
+def fetch_of(source):
+    """How a converted source without a path gets its raw folder: embedded (in the repo) or zenodo."""
+    if layout_of(source) not in ("seaa2023", "zenodo") or source_path(source):
+        return None
+    return src_cfg(source).get("fetch", "zenodo")
+
+
+def embedded_files(wildcards):
+    emb = src_cfg(wildcards.source)["embedded"]
+    return {"archive": emb["archive"], "manifest": emb["manifest"]}
+
+
+def embedded_manifest(wildcards):
+    """The manifest the raw folder is checked against before each use (embedded data only)."""
+    if fetch_of(wildcards.source) == "embedded":
+        return src_cfg(wildcards.source)["embedded"]["manifest"]
+    return None
+
+
+# ---- estimators.smk: the numba warm-up's rerun triggers ----
+
+
+def numba_versions():
+    from importlib.metadata import version
+
+    return {p: version(p) for p in ("numba", "stumpy", "numpy")}
+
+
+def numba_cache_dir():
+    from dlenergy.fluss import numba_cache_dir as cache_dir
+
+    return cache_dir()
+
+
+# ---- robustness.smk and claims.smk: optional inputs ----
+
+
+def robustness_for_scorecard(wildcards):
+    """The scorecard's input: robustness.csv when this run makes it (robustness.in_default_run) or it exists."""
+    path = ROBUSTNESS_CSV.format(source=wildcards.source)
+    return path if ROBUST_CFG.get("in_default_run", False) or Path(path).exists() else []
+
+
+def claims_inputs(wildcards):
+    """The declared tables (results/<source>/tables/<name>.csv) that the claims read, and the
+    outlier-seed ranges (tables/robustness.csv) when this run makes them or they exist."""
+    declared = set(declared_tables())
+    tables = [t for t in (f"{RESULTS}/tables/{name}.csv" for name in CLAIM_TABLES) if t in declared]
+    extra = robustness_for_scorecard(wildcards)
+    return [t.format(source=wildcards.source) for t in tables] + ([extra] if extra else [])

@@ -9,20 +9,22 @@ rule ingest_shard:
         runs=f"{RESULTS}/shards/{{shard}}/runs.parquet",
         epochs=f"{RESULTS}/shards/{{shard}}/epochs.parquet",
         ledger=f"{RESULTS}/shards/{{shard}}/ledger.csv",
+    log:
+        f"{LOGS}/ingest/{{shard}}.log",
+    benchmark:
+        f"{BENCH}/ingest_{{shard}}.tsv"
+    conda:
+        "../envs/dlenergy.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         library=LIBRARY,
         dataset=dataset_of,
         digest=shard_digest,
         n_shards=N_SHARDS,
         ingest=config.get("ingest", {}),
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    log:
-        f"{LOGS}/ingest/{{shard}}.log",
-    benchmark:
-        f"{BENCH}/ingest_{{shard}}.tsv"
     script:
         "../scripts/ingest_shard.py"
 
@@ -37,14 +39,16 @@ rule aggregate:
         runs=f"{RESULTS}/runs.parquet",
         epochs=f"{RESULTS}/epochs.parquet",
         ledger=f"{RESULTS}/ingest_ledger.csv",
-    params:
-        library=LIBRARY,
-    resources:
-        mem_mb=2000,
     log:
         f"{LOGS}/aggregate.log",
     benchmark:
         f"{BENCH}/aggregate.tsv"
+    conda:
+        "../envs/dlenergy.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        library=LIBRARY,
     script:
         "../scripts/aggregate.py"
 
@@ -61,15 +65,17 @@ rule energy_check:
         dataset=dataset_of,
     output:
         **ENERGY_CHECK,
-    params:
-        library=LIBRARY,
-        source=source_of,
-    resources:
-        mem_mb=1000,
     log:
         f"{LOGS}/energy_check.log",
     benchmark:
         f"{BENCH}/energy_check.tsv"
+    conda:
+        "../envs/dlenergy.yaml"
+    resources:
+        mem_mb=1000,
+    params:
+        library=LIBRARY,
+        source=source_of,
     script:
         "../scripts/energy_check.py"
 

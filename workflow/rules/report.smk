@@ -44,19 +44,19 @@ rule latex_tables:
         dataset=dataset_of,
     output:
         list(LATEX_OUT.values()),
-    params:
-        library=LIBRARY,
-        names=list(LATEX_SOURCES),
-        captions={
-            name: latex_caption("clean_summary" if name == "clean_summary" else name) for name in LATEX_SOURCES
-        },
-        source=source_of,
-    resources:
-        mem_mb=1000,
     log:
         f"{LOGS}/report/latex_tables.log",
     benchmark:
         f"{BENCH}/latex_tables.tsv"
+    conda:
+        "../envs/dlenergy.yaml"
+    resources:
+        mem_mb=1000,
+    params:
+        library=LIBRARY,
+        names=list(LATEX_SOURCES),
+        captions={name: latex_caption("clean_summary" if name == "clean_summary" else name) for name in LATEX_SOURCES},
+        source=source_of,
     script:
         "../scripts/report_latex.py"
 
@@ -71,6 +71,14 @@ rule scorecard:
     output:
         csv=registered(f"{RESULTS}/scorecard.csv", "../report/report_scorecard.rst", "Scorecard", table="scorecard"),
         md=f"{RESULTS}/scorecard.md",
+    log:
+        f"{LOGS}/report/scorecard.log",
+    benchmark:
+        f"{BENCH}/scorecard.tsv"
+    conda:
+        "../envs/dlenergy.yaml"
+    resources:
+        mem_mb=1000,
     params:
         library=LIBRARY,
         produced=[p[len(RESULTS) + 1 :] for p in REPORT_TABLES] + ["clean/summary.csv"],
@@ -78,12 +86,6 @@ rule scorecard:
         targets=REPORT_CFG.get("targets"),
         robustness_variants=ROBUST_CFG.get("verdict_variants", ["configured", "authors"]),
         source=source_of,
-    resources:
-        mem_mb=1000,
-    log:
-        f"{LOGS}/report/scorecard.log",
-    benchmark:
-        f"{BENCH}/scorecard.tsv"
     script:
         "../scripts/report_scorecard.py"
 
@@ -94,21 +96,25 @@ rule rulegraph:
         stamp=stamp_of,
     output:
         dot=f"{RESULTS}/figures/rulegraph.dot",
-        png=registered(f"{RESULTS}/figures/rulegraph.png", "../report/report_rulegraph.rst", "Pipeline", figure="rulegraph"),
+        png=registered(
+            f"{RESULTS}/figures/rulegraph.png", "../report/report_rulegraph.rst", "Pipeline", figure="rulegraph"
+        ),
         svg=f"{RESULTS}/figures/rulegraph.svg",
         pdf=f"{RESULTS}/figures/rulegraph.pdf",
+    log:
+        f"{LOGS}/report/rulegraph.log",
+    benchmark:
+        f"{BENCH}/rulegraph.tsv"
+    conda:
+        "../envs/dlenergy.yaml"
+    resources:
+        mem_mb=1000,
     params:
         snakefile=workflow.main_snakefile,
         dataset=dataset_of,
         # the rule graph changes when rules come or go: re-draw then
         rules=sorted({r.name for r in workflow.rules} | {"all", "rulegraph"}),
         source=source_of,
-    resources:
-        mem_mb=1000,
-    log:
-        f"{LOGS}/report/rulegraph.log",
-    benchmark:
-        f"{BENCH}/rulegraph.tsv"
     script:
         "../scripts/report_rulegraph.py"
 
@@ -128,14 +134,18 @@ rule summary_index:
         claims=expand(f"{RESULTS}/claims.csv", source=SOURCES),
         datasets=[canonical_dir(s) for s in SOURCES],
     output:
-        md=report("results/index.md", caption="../report/report_index.rst", category="Summary", labels={"page": "index"}),
+        md=report(
+            "results/index.md", caption="../report/report_index.rst", category="Summary", labels={"page": "index"}
+        ),
         csv="results/index.csv",
-    params:
-        library=LIBRARY,
-        sources=SOURCES,
     log:
         "logs/summary_index.log",
     benchmark:
         "results/benchmarks/summary_index.tsv"
+    conda:
+        "../envs/dlenergy.yaml"
+    params:
+        library=LIBRARY,
+        sources=SOURCES,
     script:
         "../scripts/summary_index.py"

@@ -13,11 +13,6 @@ ROBUSTNESS_OUT = {
     "seeds": f"{RESULTS}/tables/robustness_seeds.parquet",
 }
 
-def robustness_for_scorecard(wildcards):
-    """The scorecard's input: robustness.csv when this run makes it (robustness.in_default_run) or it exists."""
-    path = ROBUSTNESS_CSV.format(source=wildcards.source)
-    return path if ROBUST_CFG.get("in_default_run", False) or Path(path).exists() else []
-
 
 rule robustness:
     input:
@@ -26,6 +21,17 @@ rule robustness:
         dataset=dataset_of,
     output:
         **ROBUSTNESS_OUT,
+    log:
+        f"{LOGS}/robustness.log",
+    benchmark:
+        f"{BENCH}/robustness.tsv"
+    conda:
+        "../envs/dlenergy.yaml"
+    # joblib workers over the seeds (Snakemake caps threads at --cores)
+    threads: int(ROBUST_CFG.get("threads", 8))
+    resources:
+        mem_mb=2000,
+        runtime=60,
     params:
         library=LIBRARY,
         source=source_of,
@@ -35,15 +41,6 @@ rule robustness:
         robustness=ROBUST_CFG,
         tolerances=REPORT_CFG.get("tolerances", {}),
         targets=REPORT_CFG.get("targets"),
-    # joblib workers over the seeds (Snakemake caps threads at --cores)
-    threads: int(ROBUST_CFG.get("threads", 8))
-    resources:
-        mem_mb=2000,
-        runtime=60,
-    log:
-        f"{LOGS}/robustness.log",
-    benchmark:
-        f"{BENCH}/robustness.tsv"
     script:
         "../scripts/robustness.py"
 

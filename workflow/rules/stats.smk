@@ -10,31 +10,36 @@ STATS_FIGURES = f"{RESULTS}/figures"
 
 
 STATS_RULES = {
-    "stats_rq1": analysis_outputs("stats",
+    "stats_rq1": analysis_outputs(
+        "stats",
         "RQ1",
         tables=["table3_normality_rq1", "kruskal_dunn_rq1", "table6_spearman_flops"],
         extra_csv=["kruskal_dunn_rq1_dunn", "runs_rq1"],
         figures=["supp_qq_rq1", "supp_box_rq1", "fig3_flops"],
     ),
-    "stats_rq2": analysis_outputs("stats",
+    "stats_rq2": analysis_outputs(
+        "stats",
         "RQ2",
         tables=["table4_normality_rq2", "kruskal_dunn_rq2", "spearman_gpu_usage"],
         extra_csv=["kruskal_dunn_rq2_dunn", "runs_rq2"],
         figures=["supp_qq_rq2", "supp_box_rq2", "fig4_gpu_usage"],
     ),
-    "stats_tradeoff": analysis_outputs("stats",
+    "stats_tradeoff": analysis_outputs(
+        "stats",
         "Trade-offs",
         tables=["tradeoff", "reductions"],
         extra_csv=["reductions_summary", "runs_block1"],
         figures=["fig2_tradeoff", "fig2_pareto"],
     ),
-    "stats_ram": analysis_outputs("stats",
+    "stats_ram": analysis_outputs(
+        "stats",
         "RQ3.1 allocated RAM",
         tables=["table5_normality_ram", "table7_kruskal_ram"],
         extra_csv=["table7_kruskal_ram_dunn", "runs_ram"],
         figures=["fig7_ram", "supp_qq_ram", "supp_box_ram"],
     ),
-    "stats_batch_input": analysis_outputs("stats",
+    "stats_batch_input": analysis_outputs(
+        "stats",
         "RQ3.1 batch and input size",
         tables=["batch_input"],
         extra_csv=["runs_batch_input"],
@@ -49,16 +54,18 @@ rule stats_rq1:
         dataset=dataset_of,
     output:
         **STATS_RULES["stats_rq1"],
-    params:
-        library=LIBRARY,
-        stats=STATS_CFG,
-        source=source_of,
-    resources:
-        mem_mb=1500,
     log:
         f"{LOGS}/stats/rq1.log",
     benchmark:
         f"{BENCH}/stats_rq1.tsv"
+    conda:
+        "../envs/dlenergy.yaml"
+    resources:
+        mem_mb=1500,
+    params:
+        library=LIBRARY,
+        stats=STATS_CFG,
+        source=source_of,
     script:
         "../scripts/stats_rq1.py"
 
@@ -69,16 +76,18 @@ rule stats_rq2:
         dataset=dataset_of,
     output:
         **STATS_RULES["stats_rq2"],
-    params:
-        library=LIBRARY,
-        stats=STATS_CFG,
-        source=source_of,
-    resources:
-        mem_mb=1500,
     log:
         f"{LOGS}/stats/rq2.log",
     benchmark:
         f"{BENCH}/stats_rq2.tsv"
+    conda:
+        "../envs/dlenergy.yaml"
+    resources:
+        mem_mb=1500,
+    params:
+        library=LIBRARY,
+        stats=STATS_CFG,
+        source=source_of,
     script:
         "../scripts/stats_rq2.py"
 
@@ -89,16 +98,18 @@ rule stats_tradeoff:
         dataset=dataset_of,
     output:
         **STATS_RULES["stats_tradeoff"],
-    params:
-        library=LIBRARY,
-        stats=STATS_CFG,
-        source=source_of,
-    resources:
-        mem_mb=1500,
     log:
         f"{LOGS}/stats/tradeoff.log",
     benchmark:
         f"{BENCH}/stats_tradeoff.tsv"
+    conda:
+        "../envs/dlenergy.yaml"
+    resources:
+        mem_mb=1500,
+    params:
+        library=LIBRARY,
+        stats=STATS_CFG,
+        source=source_of,
     script:
         "../scripts/stats_tradeoff.py"
 
@@ -109,16 +120,18 @@ rule stats_ram:
         dataset=dataset_of,
     output:
         **STATS_RULES["stats_ram"],
-    params:
-        library=LIBRARY,
-        stats=STATS_CFG,
-        source=source_of,
-    resources:
-        mem_mb=1500,
     log:
         f"{LOGS}/stats/ram.log",
     benchmark:
         f"{BENCH}/stats_ram.tsv"
+    conda:
+        "../envs/dlenergy.yaml"
+    resources:
+        mem_mb=1500,
+    params:
+        library=LIBRARY,
+        stats=STATS_CFG,
+        source=source_of,
     script:
         "../scripts/stats_ram.py"
 
@@ -129,16 +142,18 @@ rule stats_batch_input:
         dataset=dataset_of,
     output:
         **STATS_RULES["stats_batch_input"],
-    params:
-        library=LIBRARY,
-        stats=STATS_CFG,
-        source=source_of,
-    resources:
-        mem_mb=1500,
     log:
         f"{LOGS}/stats/batch_input.log",
     benchmark:
         f"{BENCH}/stats_batch_input.tsv"
+    conda:
+        "../envs/dlenergy.yaml"
+    resources:
+        mem_mb=1500,
+    params:
+        library=LIBRARY,
+        stats=STATS_CFG,
+        source=source_of,
     script:
         "../scripts/stats_batch_input.py"
 

@@ -7,7 +7,9 @@ import sys
 def setup(snakemake):
     log = snakemake.log[0] if snakemake.log else None
     handlers = [logging.FileHandler(log, mode="w")] if log else [logging.StreamHandler(sys.stderr)]
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True
+    )
     if log:
         sys.stderr = open(log, "a")
     return logging.getLogger(snakemake.rule)

@@ -1,9 +1,5 @@
 """The paper's conclusions, checked against this source's tables (dlenergy.claims)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir)))
 from _common import setup
 
 from dlenergy import claims as C

@@ -1,7 +1,3 @@
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir)))
 from _common import setup
 
 import pandas as pd
@@ -29,8 +25,12 @@ write_csv(res.summary, snakemake.output.summary, label)
 # which analyses this source's cleaned runs can support; the others are skipped by name, with the reason
 caps = capabilities(res.runs)
 analyses = pd.DataFrame(
-    {"analysis": list(caps), "needs": [ANALYSES[k].format(min_regression_runs=10) for k in caps],
-     "supported": [v is None for v in caps.values()], "reason_skipped": [v or "" for v in caps.values()]}
+    {
+        "analysis": list(caps),
+        "needs": [ANALYSES[k].format(min_regression_runs=10) for k in caps],
+        "supported": [v is None for v in caps.values()],
+        "reason_skipped": [v or "" for v in caps.values()],
+    }
 )
 log.info("analyses:\n%s", analyses.to_string(index=False))
 write_csv(analyses, snakemake.output.analyses, label)

@@ -4,10 +4,10 @@ pooch, md5 from the API, resumable (``.part`` kept on interruption); writes ``ou
 ``output.spec`` (the file's name, link, size, md5 and the record).  A failure is one line: in the
 log, and alone on stderr; exit status 1.
 """
+
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir)))
 from _common import setup
 
 from dlenergy.sources.download import DownloadError, SourceConfigError
@@ -16,9 +16,13 @@ from dlenergy.sources.zenodo_api import ZENODO_API, download_source
 log = setup(snakemake)
 archive = Path(snakemake.output.archive)
 try:
-    spec = download_source(snakemake.params.source, snakemake.params.src_cfg, archive,
-                           api_base=snakemake.params.get("api_base") or ZENODO_API,
-                           spec_file=snakemake.output.spec)
+    spec = download_source(
+        snakemake.params.source,
+        snakemake.params.src_cfg,
+        archive,
+        api_base=snakemake.params.get("api_base") or ZENODO_API,
+        spec_file=snakemake.output.spec,
+    )
 except (DownloadError, SourceConfigError) as exc:
     log.error("%s", exc)
     print(f"error: {exc}", file=sys.__stderr__, flush=True)

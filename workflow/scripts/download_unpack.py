@@ -3,10 +3,9 @@
 A failure (checksum, corrupt archive, unsafe member) is one line: in the log, and alone on stderr;
 exit status 1.
 """
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir)))
+import sys
+
 from _common import setup
 
 from dlenergy.sources.download import DownloadError
@@ -15,8 +14,9 @@ from dlenergy.sources.zenodo_api import unpack_download
 log = setup(snakemake)
 pin = ((snakemake.params.src_cfg or {}).get("zenodo") or {}).get("known_hash")
 try:
-    out = unpack_download(snakemake.params.source, snakemake.input.archive, snakemake.output[0], pin,
-                          spec_file=snakemake.input.spec)
+    out = unpack_download(
+        snakemake.params.source, snakemake.input.archive, snakemake.output[0], pin, spec_file=snakemake.input.spec
+    )
 except DownloadError as exc:
     log.error("%s", exc)
     print(f"error: {exc}", file=sys.__stderr__, flush=True)

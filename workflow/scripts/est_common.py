@@ -45,23 +45,32 @@ class Context:
         self.epoch_runs = self.runs[has_ep & (self.runs["epochs_measured"] > 0)].reset_index(drop=True)
         self.min_runs = int(self.cfg.get("min_runs", 20))
         F.setup()
-        self.log.info("source %s: %d cleaned runs, %d with epoch markers; data label %s",
-                      self.source, len(self.runs), len(self.epoch_runs), self.label)
+        self.log.info(
+            "source %s: %d cleaned runs, %d with epoch markers; data label %s",
+            self.source,
+            len(self.runs),
+            len(self.epoch_runs),
+            self.label,
+        )
 
     # -- why an analysis cannot run ----------------------------------------------------------
     def no_epochs_reason(self) -> str | None:
         if len(self.runs) == 0:
             return "the source has no cleaned runs"
         if len(self.epoch_runs) == 0:
-            return (f"none of the {len(self.runs)} cleaned runs of source '{self.source}' has epoch markers "
-                    "(runs/<run_id>/epochs.csv), so epochs, stabilizing epochs and epoch energies are unknown")
+            return (
+                f"none of the {len(self.runs)} cleaned runs of source '{self.source}' has epoch markers "
+                "(runs/<run_id>/epochs.csv), so epochs, stabilizing epochs and epoch energies are unknown"
+            )
         return None
 
     def few_runs_reason(self, n: int | None = None, what: str = "cleaned runs with epoch markers") -> str | None:
         n = len(self.epoch_runs) if n is None else n
         if n < self.min_runs:
-            return (f"{n} {what} in source '{self.source}'; the train/test split and 5-fold cross-validation "
-                    f"need at least estimators.min_runs = {self.min_runs}")
+            return (
+                f"{n} {what} in source '{self.source}'; the train/test split and 5-fold cross-validation "
+                f"need at least estimators.min_runs = {self.min_runs}"
+            )
         return None
 
     # -- the stabilizing epoch used downstream -----------------------------------------------
@@ -90,6 +99,14 @@ class Context:
 
     def figure(self, name: str, make, *, title: str, reason: str | None = None, note: str | None = None) -> None:
         """Draw with ``make()``; a skipped analysis (``reason``) or a drawing error gives a placeholder."""
-        F.draw_or_placeholder(make, title=title, reason=reason, pdf=self.smk.output[f"{name}_pdf"],
-                              png=self.smk.output[f"{name}_png"], source=self.source, label=self.label,
-                              note=note, log=self.log)
+        F.draw_or_placeholder(
+            make,
+            title=title,
+            reason=reason,
+            pdf=self.smk.output[f"{name}_pdf"],
+            png=self.smk.output[f"{name}_png"],
+            source=self.source,
+            label=self.label,
+            note=note,
+            log=self.log,
+        )

@@ -1,9 +1,7 @@
 """Table 10 and Figure 11: every estimator on the held-out 30 % of the runs: RMSE, MAE (kJ), MAPE (%)."""
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir)))
 from est_common import Context, skipped
 
 import pandas as pd
@@ -44,7 +42,10 @@ if reason is None:
     else:
         for m in ("online_power_based", "online_epoch_energy_based", "carbontracker"):
             skipped_rows.append({"method": m, "label": METHOD_LABELS[m], "note": f"skipped: {epochs_reason}"})
-    for name, kind in (("offline_power_based", "offline_power"), ("offline_epoch_energy_based", "offline_epoch_energy")):
+    for name, kind in (
+        ("offline_power_based", "offline_power"),
+        ("offline_epoch_energy_based", "offline_epoch_energy"),
+    ):
         try:
             methods[name] = load_offline_estimator(models_dir, kind)  # fitted by est_offline on the training runs
         except FileNotFoundError as exc:
@@ -66,12 +67,20 @@ else:
     preds = pd.DataFrame(columns=["method", "run_id", "true_kj", "predicted_kj"])
 ctx.table("table10_test_rmse", table)
 write_csv(preds, snakemake.output["table10_test_predictions"], ctx.label, float_format="%.6g")
-notes = [f"Held-out runs: {len(test)} (test_size {ctx.cfg.get('test_size', 0.3)}, seed {ctx.seed}).",
-         f"Online: window w = {window} epochs, start = {start}, stabilizing epoch {s0} ({s0_note}).",
-         "Offline: the models saved by Tables 8/9, x the measured duration (power) or number of epochs (epoch energy).",
-         "Green Algorithms: (TDP x mean GPU usage + total RAM GB x 0.3725 W/GB) x duration; MLCO2: TDP x duration "
-         "(TDP from dlenergy/data/gpu_specs.csv); Carbontracker: energy of the first epoch x epochs.",
-         "paper_rmse_kj: Table 10 of the paper (its data, not this source's)."]
-ctx.markdown("table10_test_rmse", "Table 10. Error of the estimation methods on the held-out runs", [("", table)], notes)
-ctx.figure("fig11_predicted_vs_true", lambda: fig11_predicted_vs_true(preds, table),
-           title="Figure 11: predicted vs true energy", reason=reason)
+notes = [
+    f"Held-out runs: {len(test)} (test_size {ctx.cfg.get('test_size', 0.3)}, seed {ctx.seed}).",
+    f"Online: window w = {window} epochs, start = {start}, stabilizing epoch {s0} ({s0_note}).",
+    "Offline: the models saved by Tables 8/9, x the measured duration (power) or number of epochs (epoch energy).",
+    "Green Algorithms: (TDP x mean GPU usage + total RAM GB x 0.3725 W/GB) x duration; MLCO2: TDP x duration "
+    "(TDP from dlenergy/data/gpu_specs.csv); Carbontracker: energy of the first epoch x epochs.",
+    "paper_rmse_kj: Table 10 of the paper (its data, not this source's).",
+]
+ctx.markdown(
+    "table10_test_rmse", "Table 10. Error of the estimation methods on the held-out runs", [("", table)], notes
+)
+ctx.figure(
+    "fig11_predicted_vs_true",
+    lambda: fig11_predicted_vs_true(preds, table),
+    title="Figure 11: predicted vs true energy",
+    reason=reason,
+)

@@ -1,10 +1,7 @@
 """FLUSS stabilizing epoch of the runs of one shard (parallel stumpy.stump; numba cache on disk)."""
 
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir)))
 from _common import setup
 
 import pandas as pd
@@ -26,5 +23,10 @@ log.info("numba cache: %s; FLUSS %s; %d numba thread(s)", cache, params, snakema
 shard = int(snakemake.wildcards.shard)
 df = stabilizing_epochs(snakemake.params.dataset, runs, epochs, params, shard=shard, n_shards=snakemake.params.n_shards)
 write_parquet(df, snakemake.output[0], label)
-log.info("shard %03d: %d runs, statuses %s; %.2f s in all", shard, len(df), df["status"].value_counts().to_dict(),
-         time.perf_counter() - t0)
+log.info(
+    "shard %03d: %d runs, statuses %s; %.2f s in all",
+    shard,
+    len(df),
+    df["status"].value_counts().to_dict(),
+    time.perf_counter() - t0,
+)

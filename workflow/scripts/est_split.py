@@ -1,9 +1,5 @@
 """The seeded train/test split of the runs (estimators.test_size, seed) used by Tables 8-10 and Figure 10."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir)))
 from est_common import Context
 
 import pandas as pd

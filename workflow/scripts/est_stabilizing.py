@@ -1,10 +1,6 @@
 """Figure 9 and the stabilizing-epoch tables: per-run FLUSS results, the share of runs stable by epoch
 n per environment, and the epoch by which `stable_share` of the runs are stable."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir)))
 from est_common import Context, skipped
 
 import pandas as pd
@@ -39,15 +35,27 @@ ctx.table("stabilizing_epochs", per_run)
 ctx.table("stabilizing_summary", summary)
 ctx.table("stabilizing_cumulative", curve)
 
-settings = (f"m = L = {params.subsequence_length}, {params.n_regimes} regimes, exclusion factor {params.excl_factor}; "
-            f"series: {params.points_per_epoch or 'raw'} points per epoch, transform {params.transform}, "
-            f"{'z-normalized' if params.normalize else 'non-normalized'} matrix profile, change at the subsequence "
-            f"{params.locate}, IAC {params.iac}")
-notes = [f"FLUSS ({settings}); config `estimators.fluss`.",
-         "status: ok (a regime change), no_change (one regime: stable from the first epoch), too_short, no_epochs."]
+settings = (
+    f"m = L = {params.subsequence_length}, {params.n_regimes} regimes, exclusion factor {params.excl_factor}; "
+    f"series: {params.points_per_epoch or 'raw'} points per epoch, transform {params.transform}, "
+    f"{'z-normalized' if params.normalize else 'non-normalized'} matrix profile, change at the subsequence "
+    f"{params.locate}, IAC {params.iac}"
+)
+notes = [
+    f"FLUSS ({settings}); config `estimators.fluss`.",
+    "status: ok (a regime change), no_change (one regime: stable from the first epoch), too_short, no_epochs.",
+]
 ctx.markdown("stabilizing_epochs", "Stabilizing epoch of each run (FLUSS)", [("", per_run)], notes)
-ctx.markdown("stabilizing_summary", f"Epoch by which {share:.0%} of the runs are stable (Figure 9)",
-             [("", summary)], notes + ["Paper (§4.3): at least 90 % of the runs are stable by epoch 10."])
-ctx.figure("fig9_stabilizing_epoch", lambda: fig9_stabilizing(curve, summary, share),
-           title="Figure 9: stabilizing epoch (FLUSS)", reason=reason,
-           note=f"FLUSS m={params.subsequence_length}, excl. {params.excl_factor}, {params.points_per_epoch or 'raw'} pts/epoch")
+ctx.markdown(
+    "stabilizing_summary",
+    f"Epoch by which {share:.0%} of the runs are stable (Figure 9)",
+    [("", summary)],
+    notes + ["Paper (§4.3): at least 90 % of the runs are stable by epoch 10."],
+)
+ctx.figure(
+    "fig9_stabilizing_epoch",
+    lambda: fig9_stabilizing(curve, summary, share),
+    title="Figure 9: stabilizing epoch (FLUSS)",
+    reason=reason,
+    note=f"FLUSS m={params.subsequence_length}, excl. {params.excl_factor}, {params.points_per_epoch or 'raw'} pts/epoch",
+)

@@ -1,10 +1,8 @@
 """Compile stumpy's numba kernels once into the on-disk cache, so the FLUSS shards only load them."""
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir)))
 from _common import setup
 
 from dlenergy.fluss import warm_numba_cache

@@ -1,9 +1,5 @@
 """Every table of the pipeline as paper-ready LaTeX (booktabs), with the CSV's numbers (dlenergy.latex)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir)))
 from _common import setup
 
 import pandas as pd

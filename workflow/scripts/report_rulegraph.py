@@ -2,11 +2,9 @@
 
 import logging
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir)))
 from _common import setup
 
 import yaml

@@ -1,10 +1,7 @@
 """Outlier-seed sensitivity (dlenergy.robustness): robustness.csv/.md, every seed's values, the figure."""
 
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir)))
 from _common import setup
 
 import pandas as pd
@@ -25,16 +22,38 @@ ledger = strip(pd.read_csv(snakemake.input.ledger, dtype=str, keep_default_na=Fa
 cleaning = CleaningConfig.from_dict({"seed": p.seed, **p.cleaning})
 rcfg = R.RobustnessConfig.from_dict(p.robustness)
 t0 = time.perf_counter()
-summary, values, notes = R.robustness(runs, ledger, cleaning, S.StatsConfig.from_dict(p.stats), rcfg, seed=p.seed,
-                                      targets=SC.read_targets(p.targets), tolerances=p.tolerances,
-                                      n_jobs=snakemake.threads, verbose=10)  # progress: in the log
-log.info("%d seeds x %s on %d worker(s): %.1f s; %s", rcfg.n_seeds, list(rcfg.variants), snakemake.threads,
-         time.perf_counter() - t0, "; ".join(notes))
+summary, values, notes = R.robustness(
+    runs,
+    ledger,
+    cleaning,
+    S.StatsConfig.from_dict(p.stats),
+    rcfg,
+    seed=p.seed,
+    targets=SC.read_targets(p.targets),
+    tolerances=p.tolerances,
+    n_jobs=snakemake.threads,
+    verbose=10,
+)  # progress: in the log
+log.info(
+    "%d seeds x %s on %d worker(s): %.1f s; %s",
+    rcfg.n_seeds,
+    list(rcfg.variants),
+    snakemake.threads,
+    time.perf_counter() - t0,
+    "; ".join(notes),
+)
 write_csv(summary, out.robustness, label)
 write_parquet(values, out.seeds, label)
 write_text(R.to_markdown(summary, p.source, label, notes), out.robustness_md)
 F.setup()
-F.draw_or_placeholder(lambda: R.seeds_figure(values, summary, p.tolerances),
-                      title="Outlier-seed sensitivity of the paper's numbers", reason=None,
-                      pdf=out.robustness_seeds_pdf, png=out.robustness_seeds_png, source=p.source, label=label,
-                      note=f"{rcfg.n_seeds} seeds from {p.seed}", log=log)
+F.draw_or_placeholder(
+    lambda: R.seeds_figure(values, summary, p.tolerances),
+    title="Outlier-seed sensitivity of the paper's numbers",
+    reason=None,
+    pdf=out.robustness_seeds_pdf,
+    png=out.robustness_seeds_png,
+    source=p.source,
+    label=label,
+    note=f"{rcfg.n_seeds} seeds from {p.seed}",
+    log=log,
+)

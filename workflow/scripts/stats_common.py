@@ -27,12 +27,19 @@ class Context:
         self.runs = pd.read_parquet(smk.input.runs).drop(columns=[LABEL_COLUMN], errors="ignore")
         self.cfg = S.StatsConfig.from_dict(smk.params.stats)
         F.setup()
-        self.log.info("%d cleaned runs of source %s; stats config %s; data label %s",
-                      len(self.runs), self.source, self.cfg, self.label)
+        self.log.info(
+            "%d cleaned runs of source %s; stats config %s; data label %s",
+            len(self.runs),
+            self.source,
+            self.cfg,
+            self.label,
+        )
 
     def table(self, name: str, df: pd.DataFrame) -> None:
         write_csv(df, self.smk.output[name], self.label)
-        self.log.info("%s: %d row(s)\n%s", name, len(df), df.drop(columns=["analysis", "subset"], errors="ignore").to_string())
+        self.log.info(
+            "%s: %d row(s)\n%s", name, len(df), df.drop(columns=["analysis", "subset"], errors="ignore").to_string()
+        )
 
     def markdown(self, name: str, title: str, sections, notes=None) -> None:
         notes = list(notes or [])
@@ -47,22 +54,33 @@ class Context:
 
     def figure(self, name: str, make, *, title: str, reason: str | None = None, note: str | None = None) -> None:
         """Draw with ``make()``; a skipped analysis (``reason``) or a drawing error gives a placeholder."""
-        F.draw_or_placeholder(make, title=title, reason=reason, pdf=self.smk.output[f"{name}_pdf"],
-                              png=self.smk.output[f"{name}_png"], source=self.source, label=self.label,
-                              note=note, log=self.log)
+        F.draw_or_placeholder(
+            make,
+            title=title,
+            reason=reason,
+            pdf=self.smk.output[f"{name}_pdf"],
+            png=self.smk.output[f"{name}_png"],
+            source=self.source,
+            label=self.label,
+            note=note,
+            log=self.log,
+        )
 
     def padj_note(self) -> str:
-        return (f"Dunn's post-hoc p-values adjusted with **{self.cfg.p_adjust_name}** "
-                f"(config `stats.p_adjust`); alpha = {self.cfg.alpha}.")
+        return (
+            f"Dunn's post-hoc p-values adjusted with **{self.cfg.p_adjust_name}** "
+            f"(config `stats.p_adjust`); alpha = {self.cfg.alpha}."
+        )
 
     def ci_note(self, what: str) -> str:
         """How the bootstrap CIs beside ``what`` were drawn (config ``stats.bootstrap`` and ``seed``)."""
         b = self.cfg.boot
         if b is None:
             return f"No confidence intervals for {what}: `stats.bootstrap.n_resamples` is 0."
-        return (f"[CI]: {b.describe()} for {what}; `ci_note` names any interval that is degenerate "
-                "(every resample gives the same value) or falls back to the percentile method.")
+        return (
+            f"[CI]: {b.describe()} for {what}; `ci_note` names any interval that is degenerate "
+            "(every resample gives the same value) or falls back to the percentile method."
+        )
 
     def group_note(self) -> str:
-        return (f"Groups with fewer than {self.cfg.min_group_size} runs are left out of the tests "
-                "and named in `note`.")
+        return f"Groups with fewer than {self.cfg.min_group_size} runs are left out of the tests and named in `note`."

@@ -1,9 +1,5 @@
 """results/index.md: for every table and figure of the paper, where this run reproduced it (dlenergy.summary)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir)))
 from _common import setup
 
 from dlenergy import summary as S
@@ -17,6 +13,8 @@ labels = {s: dataset_label(datasets[s]) or "your own measurements" for s in sour
 table = S.where_reproduced("results", real)
 write_csv(table, snakemake.output.csv)
 claims = S.claims_line("results", real)
-write_text(S.to_markdown(table, labels, ".venv/bin/snakemake --report results/report.html", claims), snakemake.output.md)
+write_text(
+    S.to_markdown(table, labels, ".venv/bin/snakemake --report results/report.html", claims), snakemake.output.md
+)
 log.info(claims)
 log.info("index of %d artefacts over %s", table["artifact"].nunique(), ", ".join(sources))

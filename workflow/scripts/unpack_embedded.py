@@ -1,9 +1,7 @@
 """Unpack the SEAA 2023 logs that ship with the project, checked file by file against their manifest."""
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir)))
 from _common import setup
 
 from dlenergy.sources.embedded import unpack_embedded

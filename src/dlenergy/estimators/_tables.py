@@ -62,13 +62,16 @@ def check_runs(estimator, X, y="no_validation", *, reset: bool, needs: Sequence[
         validate_data(estimator, X, y, reset=reset, skip_check_array=True)
     y_out = None
     if not (isinstance(y, str) and y == "no_validation"):
-        y_out = column_or_1d(check_array(y, input_name="y", ensure_2d=False, dtype=np.float64, estimator=estimator),
-                             warn=True)
+        y_out = column_or_1d(
+            check_array(y, input_name="y", ensure_2d=False, dtype=np.float64, estimator=estimator), warn=True
+        )
         check_consistent_length(X, y_out)
     name = type(estimator).__name__
     if not isinstance(X, pd.DataFrame):
-        raise ValueError(f"{name} reads a runs table: a pandas DataFrame with the columns {', '.join(needs)} "
-                         f"(got an unnamed {type(X).__name__})")
+        raise ValueError(
+            f"{name} reads a runs table: a pandas DataFrame with the columns {', '.join(needs)} "
+            f"(got an unnamed {type(X).__name__})"
+        )
     missing = [c for c in needs if c not in X.columns]
     if missing:
         raise ValueError(f"{name}: the runs table lacks column(s) {', '.join(missing)}")
@@ -80,8 +83,10 @@ def check_epochs(estimator, epochs, needs: Sequence[str] = EPOCH_COLUMNS) -> pd.
     ValueError saying what is missing."""
     name = type(estimator).__name__
     if epochs is None:
-        raise ValueError(f"{name} needs the per-epoch measurements: pass epochs=<epochs table> "
-                         f"(columns {', '.join(needs)}, as in clean/epochs.parquet)")
+        raise ValueError(
+            f"{name} needs the per-epoch measurements: pass epochs=<epochs table> "
+            f"(columns {', '.join(needs)}, as in clean/epochs.parquet)"
+        )
     if not isinstance(epochs, pd.DataFrame):
         raise ValueError(f"{name}: epochs must be a pandas DataFrame, not {type(epochs).__name__}")
     missing = [c for c in needs if c not in epochs.columns]

@@ -67,8 +67,9 @@ def check_number(option: str, value) -> None:
     if not math.isfinite(v):
         raise RefusedInput(f"{option} must be a finite number, not {value}")
     if v < lo or (v == lo and not lo_ok) or v > hi:
-        raise RefusedInput(f"{option} {value:g} is out of range: it must be {'>=' if lo_ok else '>'} {lo:g} "
-                           f"and <= {hi:g}")
+        raise RefusedInput(
+            f"{option} {value:g} is out of range: it must be {'>=' if lo_ok else '>'} {lo:g} and <= {hi:g}"
+        )
 
 
 def _check_energies(values: dict[str, float], why: str) -> None:
@@ -98,8 +99,14 @@ def fitted_on(model) -> dict:
     kind = s.get("data_kind")
     if kind not in ("real", "synthetic"):
         kind = "synthetic" if "synthetic" in str(s.get("data_label") or "").lower() else "unknown"
-    return {"kind": kind, "source": s.get("source"), "label": s.get("data_label"), "n_runs": s.get("n_train"),
-            "model": s.get("kind"), "model_dir": str(model.path)}
+    return {
+        "kind": kind,
+        "source": s.get("source"),
+        "label": s.get("data_label"),
+        "n_runs": s.get("n_train"),
+        "model": s.get("kind"),
+        "model_dir": str(model.path),
+    }
 
 
 def headline(f: dict) -> str:
@@ -122,9 +129,11 @@ def choose_models(model_dir, duration_s: float | None) -> tuple[dict, list[str]]
     if not found:
         if model_dir is not None:
             raise NoModel(f"{model_dir} holds no usable offline model (offline_power / offline_epoch_energy)")
-        raise NoModel("no offline model found (looked in " + ", ".join(DEFAULT_MODEL_DIRS) + "). Train one with the "
-                      "pipeline, e.g. `snakemake --cores 2 --config source=sample` (writes results/sample/models/), "
-                      "or pass --model-dir results/<source>/models")
+        raise NoModel(
+            "no offline model found (looked in " + ", ".join(DEFAULT_MODEL_DIRS) + "). Train one with the "
+            "pipeline, e.g. `snakemake --cores 2 --config source=sample` (writes results/sample/models/), "
+            "or pass --model-dir results/<source>/models"
+        )
     d0, models, missing = found[0]
     notes = [f"{d0}: no {k.replace('_', ' ')} model ({missing[k]})" for k in KINDS if k in missing]
     if duration_s is not None or "offline_epoch_energy" in models:
@@ -132,11 +141,15 @@ def choose_models(model_dir, duration_s: float | None) -> tuple[dict, list[str]]
     for d, other, _ in found[1:]:
         if "offline_epoch_energy" in other:
             f = fitted_on(other["offline_epoch_energy"])
-            notes.append(f"{d0} has only a power model, which needs --duration-s: falling back to the epoch-energy "
-                         f"model of {d} (fitted on {f['kind']} data: {f['source']}); pass --duration-s to use {d0}")
+            notes.append(
+                f"{d0} has only a power model, which needs --duration-s: falling back to the epoch-energy "
+                f"model of {d} (fitted on {f['kind']} data: {f['source']}); pass --duration-s to use {d0}"
+            )
             return other, notes
-    raise RefusedInput(f"{d0} has only a power model (energy = predicted mean power x duration) and no epoch-energy "
-                       "model: pass --duration-s (the expected training duration in seconds)")
+    raise RefusedInput(
+        f"{d0} has only a power model (energy = predicted mean power x duration) and no epoch-energy "
+        "model: pass --duration-s (the expected training duration in seconds)"
+    )
 
 
 def _domain_problems(inputs: dict, spec, models: dict) -> tuple[pd.DataFrame, list[str]]:
@@ -144,15 +157,18 @@ def _domain_problems(inputs: dict, spec, models: dict) -> tuple[pd.DataFrame, li
     F = any_model.features(inputs)
     problems = []
     if spec.name not in any_model.schema["gpus"]:
-        problems.append(f"GPU {inputs['gpu_model']!r} ({spec.name}) is not among the GPUs the model was trained on "
-                        f"({', '.join(any_model.schema['gpus'])})")
+        problems.append(
+            f"GPU {inputs['gpu_model']!r} ({spec.name}) is not among the GPUs the model was trained on "
+            f"({', '.join(any_model.schema['gpus'])})"
+        )
     for m in models.values():
         problems += [p for p in m.check(F) if p not in problems]
     return F, problems
 
 
-def estimate_offline(inputs: dict, *, epochs: int, duration_s: float | None = None, model_dir=None,
-                     extrapolate: bool = False) -> dict:
+def estimate_offline(
+    inputs: dict, *, epochs: int, duration_s: float | None = None, model_dir=None, extrapolate: bool = False
+) -> dict:
     """Energy of a training run before it starts, from the offline models (:func:`choose_models`).
 
     ``inputs``: ``gpu_model, total_ram_gb, gflops, training_size, validation_size, batch_size,
@@ -160,8 +176,14 @@ def estimate_offline(inputs: dict, *, epochs: int, duration_s: float | None = No
     is the answer, else the epoch-energy-based one; both are reported when available.  ``fitted_on``
     says which data the answering model was fitted on (real or synthetic, source, runs).
     """
-    for opt, key in (("--ram-gb", "total_ram_gb"), ("--gflops", "gflops"), ("--train-size", "training_size"),
-                     ("--val-size", "validation_size"), ("--batch-size", "batch_size"), ("--image-size", "image_size")):
+    for opt, key in (
+        ("--ram-gb", "total_ram_gb"),
+        ("--gflops", "gflops"),
+        ("--train-size", "training_size"),
+        ("--val-size", "validation_size"),
+        ("--batch-size", "batch_size"),
+        ("--image-size", "image_size"),
+    ):
         check_number(opt, inputs[key])
     check_number("--epochs", epochs)
     check_number("--duration-s", duration_s)
@@ -172,22 +194,45 @@ def estimate_offline(inputs: dict, *, epochs: int, duration_s: float | None = No
     models, notes = choose_models(model_dir, duration_s)
     F, problems = _domain_problems(inputs, spec, models)
     if problems and not extrapolate:
-        raise RefusedInput("inputs outside what the offline model was trained on (pass --extrapolate to estimate "
-                           "anyway, or --model-dir for another model):\n  - " + "\n  - ".join(problems))
+        raise RefusedInput(
+            "inputs outside what the offline model was trained on (pass --extrapolate to estimate "
+            "anyway, or --model-dir for another model):\n  - " + "\n  - ".join(problems)
+        )
     mdir = next(iter(models.values())).path
-    out = {"method": None, "energy_j": None, "inputs": {**inputs, "epochs": int(epochs), "duration_s": duration_s},
-           "gpu_spec": spec.as_dict(), "features": {c: float(F[c].iloc[0]) for c in F.columns}, "model_dir": str(mdir),
-           "by_method": {}, "models": {}, "extrapolated": bool(problems), "notes": notes, "warnings": problems}
+    out = {
+        "method": None,
+        "energy_j": None,
+        "inputs": {**inputs, "epochs": int(epochs), "duration_s": duration_s},
+        "gpu_spec": spec.as_dict(),
+        "features": {c: float(F[c].iloc[0]) for c in F.columns},
+        "model_dir": str(mdir),
+        "by_method": {},
+        "models": {},
+        "extrapolated": bool(problems),
+        "notes": notes,
+        "warnings": problems,
+    }
     for kind, m in models.items():
         s = m.schema
-        out["models"][kind] = {"model": s["model_name"], "n_train": s["n_train"], "cv": s["cv"], "source": s.get("source"),
-                               "target": s["target"], "target_unit": s["target_unit"], "data_label": s.get("data_label"),
-                               "fitted_on": fitted_on(m), "ratio_quantiles": s["ratio_quantiles"]}
+        out["models"][kind] = {
+            "model": s["model_name"],
+            "n_train": s["n_train"],
+            "cv": s["cv"],
+            "source": s.get("source"),
+            "target": s["target"],
+            "target_unit": s["target_unit"],
+            "data_label": s.get("data_label"),
+            "fitted_on": fitted_on(m),
+            "ratio_quantiles": s["ratio_quantiles"],
+        }
     _add_methods(out, models, epochs, duration_s)
     method = "offline_power_based" if "offline_power_based" in out["by_method"] else "offline_epoch_energy_based"
-    out.update(method=method, energy_j=out["by_method"][method]["energy_j"], range_j=out["by_method"][method]["range_j"])
+    out.update(
+        method=method, energy_j=out["by_method"][method]["energy_j"], range_j=out["by_method"][method]["range_j"]
+    )
     out["fitted_on"] = out["models"]["offline_power" if method == "offline_power_based" else "offline_epoch_energy"][
-        "fitted_on"]
+        "fitted_on"
+    ]
     out["headline"] = headline(out["fitted_on"])
     return out
 
@@ -214,8 +259,10 @@ def _add_methods(out: dict, models: dict, epochs: int, duration_s: float | None)
         if "average_power_w" in out:
             out["implied_duration_s"] = e / out["average_power_w"]
     if not out["by_method"]:
-        raise RefusedInput(f"the power-based model needs --duration-s (the expected training duration) and there is "
-                           f"no epoch-energy model in {out['model_dir']}")
+        raise RefusedInput(
+            f"the power-based model needs --duration-s (the expected training duration) and there is "
+            f"no epoch-energy model in {out['model_dir']}"
+        )
     for name, v in out["by_method"].items():
         _check_energies({f"the {name.replace('_', ' ')} energy (J)": v["energy_j"]}, why)
 
@@ -248,31 +295,46 @@ def _seconds(ts: pd.Timestamp) -> float:
     return float(np.datetime64(ts, "us").astype("int64")) / 1e6
 
 
-def check_logs(gpu: pd.DataFrame, cpu: pd.DataFrame | None, ep: pd.DataFrame, train_start: pd.Timestamp | None,
-               names: dict) -> None:
+def check_logs(
+    gpu: pd.DataFrame, cpu: pd.DataFrame | None, ep: pd.DataFrame, train_start: pd.Timestamp | None, names: dict
+) -> None:
     """Refuse logs that cannot give a measured energy: negative power or memory, a training start
     after the first epoch's end, or before the GPU log begins (by more than :data:`LOG_TOLERANCE_S`)."""
     neg = gpu["power_w"].to_numpy(dtype=np.float64) < 0
     if neg.any():
-        raise RefusedInput(f"{names['gpu']}: {int(neg.sum())} negative power value(s) (first: "
-                           f"{gpu['power_w'][neg].iloc[0]:g} W): a measured energy cannot be negative")
+        raise RefusedInput(
+            f"{names['gpu']}: {int(neg.sum())} negative power value(s) (first: "
+            f"{gpu['power_w'][neg].iloc[0]:g} W): a measured energy cannot be negative"
+        )
     if cpu is not None and (cpu["ram_used_mb"].to_numpy(dtype=np.float64) < 0).any():
         raise RefusedInput(f"{names['cpu']}: negative memory usage: a measured RAM energy cannot be negative")
     if train_start is None:
         return
     ts, first_end = _seconds(train_start), _seconds(pd.Timestamp(ep["end_time"].iloc[0]))
     if ts >= first_end:
-        raise RefusedInput(f"--train-start {train_start} is not before the end of epoch {int(ep['epoch'].iloc[0])} "
-                           f"({ep['end_time'].iloc[0]}): the training cannot start after its epochs")
+        raise RefusedInput(
+            f"--train-start {train_start} is not before the end of epoch {int(ep['epoch'].iloc[0])} "
+            f"({ep['end_time'].iloc[0]}): the training cannot start after its epochs"
+        )
     lead = float(gpu["t"].iloc[0]) - ts
     if lead > LOG_TOLERANCE_S:
-        raise RefusedInput(f"--train-start {train_start} is {lead:.0f} s before the first sample of {names['gpu']}: "
-                           "the log does not cover the training's start")
+        raise RefusedInput(
+            f"--train-start {train_start} is {lead:.0f} s before the first sample of {names['gpu']}: "
+            "the log does not cover the training's start"
+        )
 
 
-def project_online(gpu_log: str | Path, epochs_file: str | Path, planned_epochs: int, *, window: int = 5,
-                   stabilizing_epoch: str | int = 10, start: str = "stabilizing", cpu_log: str | Path | None = None,
-                   train_start: str | None = None) -> dict:
+def project_online(
+    gpu_log: str | Path,
+    epochs_file: str | Path,
+    planned_epochs: int,
+    *,
+    window: int = 5,
+    stabilizing_epoch: str | int = 10,
+    start: str = "stabilizing",
+    cpu_log: str | Path | None = None,
+    train_start: str | None = None,
+) -> dict:
     """Projected total energy of a training still running, from what its logs hold so far."""
     from ..energy import run_energy
     from ..parsing import read_cpu_log, read_epochs, read_gpu_log
@@ -306,9 +368,17 @@ def project_online(gpu_log: str | Path, epochs_file: str | Path, planned_epochs:
     if not terms["ok"]:
         raise RefusedInput(terms["reason"])
     out = _projection(terms, e, cpu is not None)
-    out["inputs"] = {"gpu_log": str(gpu_log), "epochs": str(epochs_file), "planned_epochs": int(planned_epochs),
-                     "window": int(window), "stabilizing_epoch": s0, "stabilizing_epoch_source": s0_src,
-                     "start": start, "cpu_log": str(cpu_log) if cpu_log else None, "train_start": train_start}
+    out["inputs"] = {
+        "gpu_log": str(gpu_log),
+        "epochs": str(epochs_file),
+        "planned_epochs": int(planned_epochs),
+        "window": int(window),
+        "stabilizing_epoch": s0,
+        "stabilizing_epoch_source": s0_src,
+        "start": start,
+        "cpu_log": str(cpu_log) if cpu_log else None,
+        "train_start": train_start,
+    }
     return out
 
 
@@ -319,8 +389,10 @@ def _check_epoch_energies(e: pd.DataFrame, epochs_file) -> None:
     for bad, what in ((bad_d, "a duration that is not positive"), (bad_e, "no finite, non-negative energy")):
         if bad.any():
             k = int(e["epoch"].to_numpy()[bad][0])
-            raise RefusedInput(f"{epochs_file}: epoch {k} has {what} in the logs (is the GPU log shorter than the "
-                               "epochs, or --train-start wrong?)")
+            raise RefusedInput(
+                f"{epochs_file}: epoch {k} has {what} in the logs (is the GPU log shorter than the "
+                "epochs, or --train-start wrong?)"
+            )
 
 
 def _stabilizing(stabilizing_epoch, gpu: pd.DataFrame, e: pd.DataFrame) -> tuple[int, str]:
@@ -332,8 +404,10 @@ def _stabilizing(stabilizing_epoch, gpu: pd.DataFrame, e: pd.DataFrame) -> tuple
         return s0, ("the paper's epoch 10" if s0 == 10 else "given")
     r = fluss_epoch(gpu, e, FlussParams())
     if r["status"] not in ("ok", "no_change"):
-        raise RefusedInput(f"--stabilizing-epoch auto: FLUSS cannot segment the log yet ({r['reason']}); "
-                           "give an epoch number (the paper's: 10)")
+        raise RefusedInput(
+            f"--stabilizing-epoch auto: FLUSS cannot segment the log yet ({r['reason']}); "
+            "give an epoch number (the paper's: 10)"
+        )
     return int(r["stabilizing_epoch"]), "FLUSS on the log so far"
 
 
@@ -342,16 +416,25 @@ def _projection(terms: dict, e: pd.DataFrame, has_ram_log: bool) -> dict:
     E_epoch = epoch_energy_projection(terms)
     t_proj = projected_duration(terms)
     E_power = terms["P_w"] * t_proj
-    _check_energies({"the projected energy (J)": E_epoch, "the power-based projection (J)": E_power},
-                    "the logs do not hold a usable measurement")
+    _check_energies(
+        {"the projected energy (J)": E_epoch, "the power-based projection (J)": E_power},
+        "the logs do not hold a usable measurement",
+    )
     so_far = float(e["energy_j"].sum())
     return {
         "method": "online_epoch_energy_based",
         "energy_j": E_epoch,
-        "by_method": {"online_epoch_energy_based": {"energy_j": E_epoch},
-                      "online_power_based": {"energy_j": E_power, "projected_duration_s": t_proj}},
-        "measured": {"epochs": len(e), "energy_j": so_far, "duration_s": float(e["duration_s"].sum()),
-                     "gpu_energy_j": float(e["gpu_energy_j"].sum()), "has_ram_log": has_ram_log},
+        "by_method": {
+            "online_epoch_energy_based": {"energy_j": E_epoch},
+            "online_power_based": {"energy_j": E_power, "projected_duration_s": t_proj},
+        },
+        "measured": {
+            "epochs": len(e),
+            "energy_j": so_far,
+            "duration_s": float(e["duration_s"].sum()),
+            "gpu_energy_j": float(e["gpu_energy_j"].sum()),
+            "has_ram_log": has_ram_log,
+        },
         "remaining_energy_j": E_epoch - so_far,
         "window_epochs": terms["window_epochs"],
         "unstable_epochs": terms["unstable_epochs"],
@@ -383,13 +466,21 @@ def render_estimate(out: dict, console) -> None:
     t.add_column()
     inp = out["inputs"]
     g = out["gpu_spec"]
-    t.add_row("GPU", f"{inp['gpu_model']} -> {g['name']} ({g['cuda_cores']} CUDA cores, {g['memory_gb']:g} GB, TDP {g['tdp_w']:g} W)")
-    t.add_row("Settings", f"RAM {inp['total_ram_gb']:g} GB, {inp['gflops']:g} GFLOPs, train {inp['training_size']}, "
-                          f"val {inp['validation_size']}, batch {inp['batch_size']}, input {inp['image_size']} px, "
-                          f"{inp['epochs']} epochs" + (f", {inp['duration_s']:g} s" if inp.get("duration_s") else ""))
+    t.add_row(
+        "GPU",
+        f"{inp['gpu_model']} -> {g['name']} ({g['cuda_cores']} CUDA cores, {g['memory_gb']:g} GB, TDP {g['tdp_w']:g} W)",
+    )
+    t.add_row(
+        "Settings",
+        f"RAM {inp['total_ram_gb']:g} GB, {inp['gflops']:g} GFLOPs, train {inp['training_size']}, "
+        f"val {inp['validation_size']}, batch {inp['batch_size']}, input {inp['image_size']} px, "
+        f"{inp['epochs']} epochs" + (f", {inp['duration_s']:g} s" if inp.get("duration_s") else ""),
+    )
     lo, hi = out["range_j"]
-    t.add_row("Energy", f"[bold green]{_kj(out['energy_j'])}[/] ({out['method'].replace('_', ' ')}); "
-                        f"90 % range {_kj(lo)} .. {_kj(hi)}")
+    t.add_row(
+        "Energy",
+        f"[bold green]{_kj(out['energy_j'])}[/] ({out['method'].replace('_', ' ')}); 90 % range {_kj(lo)} .. {_kj(hi)}",
+    )
     if "average_power_w" in out:
         t.add_row("Average power", f"{out['average_power_w']:.1f} W")
     if "epoch_energy_j" in out:
@@ -397,11 +488,16 @@ def render_estimate(out: dict, console) -> None:
     if "implied_duration_s" in out and not inp.get("duration_s"):
         t.add_row("Implied duration", f"{out['implied_duration_s']:.0f} s (epoch energy / average power)")
     for name, v in out["by_method"].items():
-        t.add_row(name.replace("_", " "), f"{_kj(v['energy_j'])} (range {_kj(v['range_j'][0])} .. {_kj(v['range_j'][1])})")
+        t.add_row(
+            name.replace("_", " "), f"{_kj(v['energy_j'])} (range {_kj(v['range_j'][0])} .. {_kj(v['range_j'][1])})"
+        )
     for kind, m in out["models"].items():
         f = m["fitted_on"]
-        t.add_row(kind.replace("_", " ") + " model", f"{m['model']}, fitted on {m['n_train']} {f['kind']} runs of source "
-                  f"'{m['source']}', CV RMSE {m['cv']['rmse']:.3g} {m['target_unit']} ({m['target']})")
+        t.add_row(
+            kind.replace("_", " ") + " model",
+            f"{m['model']}, fitted on {m['n_train']} {f['kind']} runs of source "
+            f"'{m['source']}', CV RMSE {m['cv']['rmse']:.3g} {m['target_unit']} ({m['target']})",
+        )
     console.print(t)
     for w in out["warnings"]:
         console.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True, highlight=False)
@@ -415,17 +511,25 @@ def render_projection(out: dict, console) -> None:
     t.add_column(style="bold")
     t.add_column()
     m = out["measured"]
-    t.add_row("Measured so far", f"{m['epochs']} epochs, {m['duration_s']:.0f} s, {_kj(m['energy_j'])}"
-                                 + ("" if m["has_ram_log"] else " (GPU only: no --cpu-log)"))
+    t.add_row(
+        "Measured so far",
+        f"{m['epochs']} epochs, {m['duration_s']:.0f} s, {_kj(m['energy_j'])}"
+        + ("" if m["has_ram_log"] else " (GPU only: no --cpu-log)"),
+    )
     t.add_row("Stabilizing epoch", f"{inp['stabilizing_epoch']} ({inp['stabilizing_epoch_source']})")
     w = out["window_epochs"]
-    t.add_row("Window", f"epochs {w[0]}..{w[-1]} (w = {len(w)}): {_kj(out['window_energy_j'])}, "
-                        f"{out['window_mean_power_w']:.1f} W")
+    t.add_row(
+        "Window",
+        f"epochs {w[0]}..{w[-1]} (w = {len(w)}): {_kj(out['window_energy_j'])}, {out['window_mean_power_w']:.1f} W",
+    )
     u = out["unstable_epochs"]
     t.add_row("Unstable epochs", (f"{u[0]}..{u[-1]}: " if u else "none: ") + _kj(out["unstable_energy_j"]))
     t.add_row("Planned", f"{inp['planned_epochs']} epochs ({out['stable_epochs_planned']} stable)")
-    t.add_row("Projected energy", f"[bold green]{_kj(out['energy_j'])}[/] (epoch-energy-based, eq. 2); "
-                                  f"remaining {_kj(out['remaining_energy_j'])}")
+    t.add_row(
+        "Projected energy",
+        f"[bold green]{_kj(out['energy_j'])}[/] (epoch-energy-based, eq. 2); "
+        f"remaining {_kj(out['remaining_energy_j'])}",
+    )
     pb = out["by_method"]["online_power_based"]
     t.add_row("Power-based (eq. 1)", f"{_kj(pb['energy_j'])} over a projected {pb['projected_duration_s']:.0f} s")
     console.print(t)

@@ -31,7 +31,7 @@ def paper_numbers(prefix: str) -> dict[str, float]:
     sel = t[t["key"].str.startswith(prefix + ".")]
     if sel.empty:
         raise KeyError(f"paper_targets.csv has no key under {prefix!r}")
-    return {k[len(prefix) + 1:]: float(v) for k, v in zip(sel["key"], sel["value"])}
+    return {k[len(prefix) + 1 :]: float(v) for k, v in zip(sel["key"], sel["value"])}
 
 
 #: the paper's names of the candidate models (Tables 8 and 9) -> the pipeline's
@@ -64,7 +64,10 @@ def paper_sweep_kj() -> dict[tuple[str, str], float]:
     """§4.3: RMSE (kJ) of the online methods with w = 5 from the stabilizing epoch (``"stabilizing"``)
     and at a random start (``"random_start"``), by (kind, method)."""
     out = {}
-    for kind, key in (("stabilizing", "window_5_from_epoch_10_rmse_kj"), ("random_start", "window_5_random_start_rmse_kj")):
+    for kind, key in (
+        ("stabilizing", "window_5_from_epoch_10_rmse_kj"),
+        ("random_start", "window_5_random_start_rmse_kj"),
+    ):
         for method, v in paper_numbers(f"rq32_online.{key}").items():
             out[(kind, method)] = v
     return out
@@ -91,8 +94,9 @@ def split_runs(runs: pd.DataFrame, test_size: float = 0.3, seed: int = 42) -> pd
     split does not depend on row order)."""
     ids = np.sort(runs["run_id"].astype(str).unique())
     train, test = train_test_split(ids, test_size=test_size, random_state=seed, shuffle=True)
-    out = pd.DataFrame({"run_id": np.concatenate([train, test]),
-                        "split": ["train"] * len(train) + ["test"] * len(test)})
+    out = pd.DataFrame(
+        {"run_id": np.concatenate([train, test]), "split": ["train"] * len(train) + ["test"] * len(test)}
+    )
     return out.sort_values("run_id", kind="stable").reset_index(drop=True)
 
 
@@ -102,8 +106,14 @@ def errors_kj(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     ok = np.isfinite(y_true) & np.isfinite(y_pred)
     n = int(ok.sum())
     if n == 0:
-        return {"n_runs": 0, "n_missing": int(len(y_true)), "rmse_kj": np.nan, "mae_kj": np.nan, "mape_pct": np.nan,
-                "bias_kj": np.nan}
+        return {
+            "n_runs": 0,
+            "n_missing": int(len(y_true)),
+            "rmse_kj": np.nan,
+            "mae_kj": np.nan,
+            "mape_pct": np.nan,
+            "bias_kj": np.nan,
+        }
     d = (y_pred[ok] - y_true[ok]) / 1e3
     return {
         "n_runs": n,
@@ -115,8 +125,17 @@ def errors_kj(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     }
 
 
-def online_sweep(runs: pd.DataFrame, epochs: pd.DataFrame, *, stabilizing_epoch: int, window: int = 5,
-                 windows=range(1, 16), starts=range(0, 16), repeats: int = 20, seed: int = 42) -> pd.DataFrame:
+def online_sweep(
+    runs: pd.DataFrame,
+    epochs: pd.DataFrame,
+    *,
+    stabilizing_epoch: int,
+    window: int = 5,
+    windows=range(1, 16),
+    starts=range(0, 16),
+    repeats: int = 20,
+    seed: int = 42,
+) -> pd.DataFrame:
     """Figure 10 and §4.3's numbers: RMSE of both online methods
 
     * ``sweep = window``: window size ``w`` from the stabilizing epoch (top of Figure 10);
@@ -131,26 +150,51 @@ def online_sweep(runs: pd.DataFrame, epochs: pd.DataFrame, *, stabilizing_epoch:
 
     def add(sweep, method, w, s0, est, extra=None):
         pred = est.fit(runs, y).predict(runs, epochs)
-        rows.append({"sweep": sweep, "method": method, "window": int(w), "stabilizing_epoch": s0,
-                     **errors_kj(y, pred), **(extra or {})})
+        rows.append(
+            {
+                "sweep": sweep,
+                "method": method,
+                "window": int(w),
+                "stabilizing_epoch": s0,
+                **errors_kj(y, pred),
+                **(extra or {}),
+            }
+        )
 
     for method, cls in methods.items():
         for w in windows:
-            add("window", method, w, int(stabilizing_epoch), cls(window=int(w), stabilizing_epoch=int(stabilizing_epoch)))
+            add(
+                "window",
+                method,
+                w,
+                int(stabilizing_epoch),
+                cls(window=int(w), stabilizing_epoch=int(stabilizing_epoch)),
+            )
         for s0 in starts:
             add("stabilizing_epoch", method, window, int(s0), cls(window=int(window), start=int(s0)))
         reps = []
         for r in range(int(repeats)):
-            est = cls(window=int(window), start="random", stabilizing_epoch=int(stabilizing_epoch),
-                      random_state=int(seed) + r)
+            est = cls(
+                window=int(window), start="random", stabilizing_epoch=int(stabilizing_epoch), random_state=int(seed) + r
+            )
             reps.append(errors_kj(y, est.fit(runs, y).predict(runs, epochs)))
         rep = pd.DataFrame(reps)
-        rows.append({"sweep": "random_start", "method": method, "window": int(window),
-                     "stabilizing_epoch": int(stabilizing_epoch), "n_runs": int(rep["n_runs"].min()),
-                     "n_missing": int(rep["n_missing"].max()), "rmse_kj": float(rep["rmse_kj"].mean()),
-                     "mae_kj": float(rep["mae_kj"].mean()), "mape_pct": float(rep["mape_pct"].mean()),
-                     "bias_kj": float(rep["bias_kj"].mean()), "rmse_sd_kj": float(rep["rmse_kj"].std(ddof=1))
-                     if len(rep) > 1 else np.nan, "repeats": int(repeats)})
+        rows.append(
+            {
+                "sweep": "random_start",
+                "method": method,
+                "window": int(window),
+                "stabilizing_epoch": int(stabilizing_epoch),
+                "n_runs": int(rep["n_runs"].min()),
+                "n_missing": int(rep["n_missing"].max()),
+                "rmse_kj": float(rep["rmse_kj"].mean()),
+                "mae_kj": float(rep["mae_kj"].mean()),
+                "mape_pct": float(rep["mape_pct"].mean()),
+                "bias_kj": float(rep["bias_kj"].mean()),
+                "rmse_sd_kj": float(rep["rmse_kj"].std(ddof=1)) if len(rep) > 1 else np.nan,
+                "repeats": int(repeats),
+            }
+        )
     out = pd.DataFrame(rows)
     for c in ("rmse_sd_kj", "repeats"):
         if c not in out:
@@ -160,8 +204,21 @@ def online_sweep(runs: pd.DataFrame, epochs: pd.DataFrame, *, stabilizing_epoch:
     for (kind, method), v in paper_sweep_kj().items():
         sel = (out["method"] == method) & (at if kind == "stabilizing" else (out["sweep"] == "random_start"))
         out.loc[sel, "paper_rmse_kj"] = v
-    cols = ["sweep", "method", "window", "stabilizing_epoch", "n_runs", "n_missing", "rmse_kj", "mae_kj", "mape_pct",
-            "bias_kj", "rmse_sd_kj", "repeats", "paper_rmse_kj"]
+    cols = [
+        "sweep",
+        "method",
+        "window",
+        "stabilizing_epoch",
+        "n_runs",
+        "n_missing",
+        "rmse_kj",
+        "mae_kj",
+        "mape_pct",
+        "bias_kj",
+        "rmse_sd_kj",
+        "repeats",
+        "paper_rmse_kj",
+    ]
     return out[cols]
 
 
@@ -172,8 +229,9 @@ def predict_energy(est, X: pd.DataFrame, epochs: pd.DataFrame | None = None) -> 
     return np.asarray(est.predict(X), dtype=np.float64)
 
 
-def compare(estimators: dict, X_test: pd.DataFrame, y_test, *, epochs: pd.DataFrame | None = None
-            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def compare(
+    estimators: dict, X_test: pd.DataFrame, y_test, *, epochs: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table 10: errors of each fitted estimator on the held-out runs; and the predictions (long).
 
     ``epochs``: the held-out runs' per-epoch table, for the estimators that read it (online methods,
@@ -184,8 +242,22 @@ def compare(estimators: dict, X_test: pd.DataFrame, y_test, *, epochs: pd.DataFr
     rows, preds = [], []
     for name, est in estimators.items():
         p = predict_energy(est, X_test, epochs)
-        rows.append({"method": name, "label": METHOD_LABELS.get(name, name), **errors_kj(y, p),
-                     "paper_rmse_kj": paper.get(name, np.nan)})
-        preds.append(pd.DataFrame({"method": name, "run_id": X_test["run_id"].astype(str).to_numpy(),
-                                   "true_kj": y / 1e3, "predicted_kj": p / 1e3}))
+        rows.append(
+            {
+                "method": name,
+                "label": METHOD_LABELS.get(name, name),
+                **errors_kj(y, p),
+                "paper_rmse_kj": paper.get(name, np.nan),
+            }
+        )
+        preds.append(
+            pd.DataFrame(
+                {
+                    "method": name,
+                    "run_id": X_test["run_id"].astype(str).to_numpy(),
+                    "true_kj": y / 1e3,
+                    "predicted_kj": p / 1e3,
+                }
+            )
+        )
     return pd.DataFrame(rows), pd.concat(preds, ignore_index=True)

@@ -55,11 +55,28 @@ from ..gpu_specs import SPEC_COLUMNS, UnknownGPUError, gpu_features
 from ._tables import check_epochs, check_runs, column, epochs_column, n_epochs
 
 #: model inputs, in order, with units
-FEATURES = ["cuda_cores", "memory_gb", "tdp_w", "total_ram_gb", "gflops", "training_size", "validation_size",
-            "batch_size", "image_size"]
-FEATURE_UNITS = {"cuda_cores": "count", "memory_gb": "GB (GPU memory)", "tdp_w": "W", "total_ram_gb": "GB",
-                 "gflops": "GFLOPs per forward pass", "training_size": "images", "validation_size": "images",
-                 "batch_size": "images", "image_size": "pixels (side)"}
+FEATURES = [
+    "cuda_cores",
+    "memory_gb",
+    "tdp_w",
+    "total_ram_gb",
+    "gflops",
+    "training_size",
+    "validation_size",
+    "batch_size",
+    "image_size",
+]
+FEATURE_UNITS = {
+    "cuda_cores": "count",
+    "memory_gb": "GB (GPU memory)",
+    "tdp_w": "W",
+    "total_ram_gb": "GB",
+    "gflops": "GFLOPs per forward pass",
+    "training_size": "images",
+    "validation_size": "images",
+    "batch_size": "images",
+    "image_size": "pixels (side)",
+}
 RUN_INPUTS = ["gpu_model", "total_ram_gb", "gflops", "training_size", "validation_size", "batch_size", "image_size"]
 
 MODEL_NAMES = {"linear": "Linear", "ridge": "Ridge", "kernel_ridge": "Kernel Ridge", "svr": "SVM (SVR)"}
@@ -75,17 +92,31 @@ def _candidates() -> dict[str, tuple[object, dict]]:
     return {
         "linear": (LinearRegression(), {p + "fit_intercept": [True]}),
         "ridge": (Ridge(), {p + "alpha": loguniform(1e-4, 1e3)}),
-        "kernel_ridge": (KernelRidge(), {p + "alpha": loguniform(1e-5, 1e1), p + "gamma": loguniform(1e-4, 1e1),
-                                         p + "kernel": ["rbf", "laplacian"]}),
-        "svr": (SVR(), {p + "C": loguniform(1e-1, 1e4), p + "epsilon": loguniform(1e-3, 1e0),
-                        p + "gamma": loguniform(1e-4, 1e1), p + "kernel": ["rbf"]}),
+        "kernel_ridge": (
+            KernelRidge(),
+            {
+                p + "alpha": loguniform(1e-5, 1e1),
+                p + "gamma": loguniform(1e-4, 1e1),
+                p + "kernel": ["rbf", "laplacian"],
+            },
+        ),
+        "svr": (
+            SVR(),
+            {
+                p + "C": loguniform(1e-1, 1e4),
+                p + "epsilon": loguniform(1e-3, 1e0),
+                p + "gamma": loguniform(1e-4, 1e1),
+                p + "kernel": ["rbf"],
+            },
+        ),
     }
 
 
 def make_pipeline(name: str):
     model, _ = _candidates()[name]
-    return TransformedTargetRegressor(regressor=Pipeline([("scale", StandardScaler()), ("model", clone(model))]),
-                                      transformer=StandardScaler())
+    return TransformedTargetRegressor(
+        regressor=Pipeline([("scale", StandardScaler()), ("model", clone(model))]), transformer=StandardScaler()
+    )
 
 
 def offline_features(X: pd.DataFrame, *, errors: str = "raise") -> pd.DataFrame:
@@ -127,8 +158,15 @@ class _OfflineBase(RegressorMixin, BaseEstimator):
     target_unit = ""
     energy_formula = ""
 
-    def __init__(self, models=("linear", "ridge", "kernel_ridge", "svr"), n_iter: int = 20, cv: int = 5,
-                 select_by: str = "rmse", random_state=None, n_jobs: int = 1):
+    def __init__(
+        self,
+        models=("linear", "ridge", "kernel_ridge", "svr"),
+        n_iter: int = 20,
+        cv: int = 5,
+        select_by: str = "rmse",
+        random_state=None,
+        n_jobs: int = 1,
+    ):
         self.models = models
         self.n_iter = n_iter
         self.cv = cv
@@ -188,15 +226,31 @@ class _OfflineBase(RegressorMixin, BaseEstimator):
         finite = all(isinstance(v, list) for v in dists.values())
         n_iter = min(int(self.n_iter), math.prod(len(v) for v in dists.values())) if finite else int(self.n_iter)
         seed = None if self.random_state is None else int(self.random_state) + i
-        s = RandomizedSearchCV(make_pipeline(name), dists, n_iter=n_iter, cv=kf, scoring=SCORING, refit=self.select_by,
-                               random_state=seed, n_jobs=self.n_jobs, error_score=np.nan)
+        s = RandomizedSearchCV(
+            make_pipeline(name),
+            dists,
+            n_iter=n_iter,
+            cv=kf,
+            scoring=SCORING,
+            refit=self.select_by,
+            random_state=seed,
+            n_jobs=self.n_jobs,
+            error_score=np.nan,
+        )
         s.fit(F, T)
         b, cvr = s.best_index_, s.cv_results_
         params = {k.replace("regressor__model__", ""): _plain(v) for k, v in s.best_params_.items()}
-        row = {"model": name, "r2": float(cvr["mean_test_r2"][b]), "rmse": float(-cvr["mean_test_rmse"][b]),
-               "mae": float(-cvr["mean_test_mae"][b]), "r2_sd": float(cvr["std_test_r2"][b]),
-               "rmse_sd": float(cvr["std_test_rmse"][b]), "mae_sd": float(cvr["std_test_mae"][b]),
-               "n_iter": n_iter, "best_params": json.dumps(params, sort_keys=True)}
+        row = {
+            "model": name,
+            "r2": float(cvr["mean_test_r2"][b]),
+            "rmse": float(-cvr["mean_test_rmse"][b]),
+            "mae": float(-cvr["mean_test_mae"][b]),
+            "r2_sd": float(cvr["std_test_r2"][b]),
+            "rmse_sd": float(cvr["std_test_rmse"][b]),
+            "mae_sd": float(cvr["std_test_mae"][b]),
+            "n_iter": n_iter,
+            "best_params": json.dumps(params, sort_keys=True),
+        }
         return row, s
 
     def predict_target(self, X: pd.DataFrame) -> np.ndarray:
@@ -222,17 +276,33 @@ class _OfflineBase(RegressorMixin, BaseEstimator):
 
         cv = self.cv_table_.set_index("model").loc[self.model_name_]
         return {
-            "kind": self.kind, "target": self.target, "target_unit": self.target_unit,
-            "energy": self.energy_formula, "features": FEATURES, "feature_units": FEATURE_UNITS,
-            "inputs": RUN_INPUTS, "feature_ranges": self.feature_ranges_, "gpus": self.gpus_,
-            "model": self.model_name_, "model_name": MODEL_NAMES.get(self.model_name_, self.model_name_),
-            "params": self.best_params_, "select_by": self.select_by,
-            "cv": {"folds": int(self.cv), "n_iter": int(self.n_iter), "r2": float(cv["r2"]), "rmse": float(cv["rmse"]),
-                   "mae": float(cv["mae"])},
-            "ratio_quantiles": self.ratio_quantiles_, "n_train": self.n_train_,
+            "kind": self.kind,
+            "target": self.target,
+            "target_unit": self.target_unit,
+            "energy": self.energy_formula,
+            "features": FEATURES,
+            "feature_units": FEATURE_UNITS,
+            "inputs": RUN_INPUTS,
+            "feature_ranges": self.feature_ranges_,
+            "gpus": self.gpus_,
+            "model": self.model_name_,
+            "model_name": MODEL_NAMES.get(self.model_name_, self.model_name_),
+            "params": self.best_params_,
+            "select_by": self.select_by,
+            "cv": {
+                "folds": int(self.cv),
+                "n_iter": int(self.n_iter),
+                "r2": float(cv["r2"]),
+                "rmse": float(cv["rmse"]),
+                "mae": float(cv["mae"]),
+            },
+            "ratio_quantiles": self.ratio_quantiles_,
+            "n_train": self.n_train_,
             "fit_columns": [str(c) for c in getattr(self, "feature_names_in_", [])],
-            "random_state": self.random_state, "sklearn_version": sklearn.__version__,
-            "dlenergy_version": __version__, **extra,
+            "random_state": self.random_state,
+            "sklearn_version": sklearn.__version__,
+            "dlenergy_version": __version__,
+            **extra,
         }
 
     def save(self, model_dir: str | Path, **extra) -> tuple[Path, Path]:
@@ -310,11 +380,20 @@ class OfflineEpochEnergyEstimator(_OfflineBase):
     target_unit = "J"
     energy_formula = "predicted average epoch energy (J) x number of epochs"
 
-    def __init__(self, models=("linear", "ridge", "kernel_ridge", "svr"), n_iter: int = 20, cv: int = 5,
-                 select_by: str = "rmse", random_state=None, n_jobs: int = 1, include_initial_epochs: bool = True,
-                 stabilizing_epoch: int = 10):
-        super().__init__(models=models, n_iter=n_iter, cv=cv, select_by=select_by, random_state=random_state,
-                         n_jobs=n_jobs)
+    def __init__(
+        self,
+        models=("linear", "ridge", "kernel_ridge", "svr"),
+        n_iter: int = 20,
+        cv: int = 5,
+        select_by: str = "rmse",
+        random_state=None,
+        n_jobs: int = 1,
+        include_initial_epochs: bool = True,
+        stabilizing_epoch: int = 10,
+    ):
+        super().__init__(
+            models=models, n_iter=n_iter, cv=cv, select_by=select_by, random_state=random_state, n_jobs=n_jobs
+        )
         self.include_initial_epochs = include_initial_epochs
         self.stabilizing_epoch = stabilizing_epoch
 
@@ -374,7 +453,9 @@ class LoadedModel:
             v = float(F[c].iloc[0])
             span = (hi - lo) * tolerance
             if not (lo - span <= v <= hi + span):
-                problems.append(f"{c} = {v:g} {FEATURE_UNITS.get(c, '')} is outside the training range [{lo:g}, {hi:g}]")
+                problems.append(
+                    f"{c} = {v:g} {FEATURE_UNITS.get(c, '')} is outside the training range [{lo:g}, {hi:g}]"
+                )
         return problems
 
     def predict_target(self, F: pd.DataFrame) -> float:
@@ -414,8 +495,10 @@ def load_offline_model(model_dir: str | Path, kind: str) -> LoadedModel:
     schema = read_model_schema(model_dir, kind)
     est = joblib.load(Path(model_dir) / f"{kind}.joblib")
     if not isinstance(est, OFFLINE_KINDS[kind]):
-        raise ValueError(f"{Path(model_dir) / kind}.joblib holds a {type(est).__name__}, not a fitted "
-                         f"{OFFLINE_KINDS[kind].__name__}: re-run the pipeline's est_offline rule")
+        raise ValueError(
+            f"{Path(model_dir) / kind}.joblib holds a {type(est).__name__}, not a fitted "
+            f"{OFFLINE_KINDS[kind].__name__}: re-run the pipeline's est_offline rule"
+        )
     return LoadedModel(est, schema, Path(model_dir))
 
 
@@ -443,8 +526,11 @@ def training_data_info(dataset: str | Path, source: str) -> dict:
 
     info = Path(dataset) / "dataset_info.json"
     synthetic = bool(json.loads(info.read_text()).get("synthetic")) if info.is_file() else False
-    return {"source": str(source), "data_label": dataset_label(dataset),
-            "data_kind": "synthetic" if synthetic else "real"}
+    return {
+        "source": str(source),
+        "data_label": dataset_label(dataset),
+        "data_kind": "synthetic" if synthetic else "real",
+    }
 
 
 __all__ = [

@@ -31,8 +31,9 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from ._tables import check_epochs, check_runs, score_with_epochs
 
 
-def online_terms(ep: pd.DataFrame, s0: int, window: int, start: int | None = None,
-                 planned_epochs: int | None = None) -> dict:
+def online_terms(
+    ep: pd.DataFrame, s0: int, window: int, start: int | None = None, planned_epochs: int | None = None
+) -> dict:
     """The terms of equations 1 and 2 for one run.
 
     ``ep``: the run's epochs (``epoch, duration_s, energy_j``), sorted or not.  ``start``: first epoch
@@ -47,8 +48,11 @@ def _arrays(ep: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(epoch labels, energy J, duration s) of one run, sorted by epoch."""
     labels = ep["epoch"].to_numpy(dtype=np.int64)
     order = np.argsort(labels, kind="stable")
-    return (labels[order], ep["energy_j"].to_numpy(dtype=np.float64)[order],
-            ep["duration_s"].to_numpy(dtype=np.float64)[order])
+    return (
+        labels[order],
+        ep["energy_j"].to_numpy(dtype=np.float64)[order],
+        ep["duration_s"].to_numpy(dtype=np.float64)[order],
+    )
 
 
 def _arrays_by_run(epochs: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -64,8 +68,15 @@ def _arrays_by_run(epochs: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarr
     return {str(rid[a]): (lab[a:b], e[a:b], d[a:b]) for a, b in zip(starts, ends) if b > a}
 
 
-def _terms(labels: np.ndarray, e: np.ndarray, d: np.ndarray, s0: int, window: int, start: int | None = None,
-           planned_epochs: int | None = None) -> dict:
+def _terms(
+    labels: np.ndarray,
+    e: np.ndarray,
+    d: np.ndarray,
+    s0: int,
+    window: int,
+    start: int | None = None,
+    planned_epochs: int | None = None,
+) -> dict:
     if len(labels) == 0:
         return {"ok": False, "reason": "no epochs"}
     a = int(s0 if start is None else start)
@@ -79,19 +90,31 @@ def _terms(labels: np.ndarray, e: np.ndarray, d: np.ndarray, s0: int, window: in
     if a < s0:
         return {"ok": False, "reason": f"window start {a} is before the stabilizing epoch {s0}"}
     if s < w:
-        return {"ok": False, "reason": f"window of {w} epochs is longer than the stable part "
-                                       f"({s} stable epochs: {s0}..{last_planned})"}
+        return {
+            "ok": False,
+            "reason": f"window of {w} epochs is longer than the stable part ({s} stable epochs: {s0}..{last_planned})",
+        }
     in_win = (labels >= a) & (labels < a + w)
     if in_win.sum() < w:
-        have = int(((labels >= s0)).sum())
-        return {"ok": False, "reason": f"window {a}..{a + w - 1} needs {w} measured stable epochs; "
-                                       f"{have} stable epoch(s) measured from epoch {s0}"}
+        have = int((labels >= s0).sum())
+        return {
+            "ok": False,
+            "reason": f"window {a}..{a + w - 1} needs {w} measured stable epochs; "
+            f"{have} stable epoch(s) measured from epoch {s0}",
+        }
     unstable = labels < s0
     E_w, d_w = float(e[in_win].sum()), float(d[in_win].sum())
     return {
-        "ok": True, "E_w": E_w, "d_w": d_w, "P_w": E_w / d_w if d_w > 0 else np.nan,
-        "E_u": float(e[unstable].sum()), "d_u": float(d[unstable].sum()), "s": int(s), "w": w,
-        "window_epochs": labels[in_win].tolist(), "unstable_epochs": labels[unstable].tolist(),
+        "ok": True,
+        "E_w": E_w,
+        "d_w": d_w,
+        "P_w": E_w / d_w if d_w > 0 else np.nan,
+        "E_u": float(e[unstable].sum()),
+        "d_u": float(d[unstable].sum()),
+        "s": int(s),
+        "w": w,
+        "window_epochs": labels[in_win].tolist(),
+        "unstable_epochs": labels[unstable].tolist(),
     }
 
 
@@ -170,10 +193,23 @@ class _OnlineBase(RegressorMixin, BaseEstimator):
         X = check_runs(self, X, reset=False, needs=self._needs(X))[0]
         arrays = _arrays_by_run(check_epochs(self, epochs))
         empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
-        rows = [self._row(rec, s0, arrays.get(str(rec["run_id"]), empty))
-                for rec, s0 in zip(X.to_dict("records"), self._s0(X))]
-        cols = ["run_id", "energy_j", "stabilizing_epoch", "window_start", "window_end", "E_w", "d_w", "P_w", "E_u",
-                "s", "reason"]
+        rows = [
+            self._row(rec, s0, arrays.get(str(rec["run_id"]), empty))
+            for rec, s0 in zip(X.to_dict("records"), self._s0(X))
+        ]
+        cols = [
+            "run_id",
+            "energy_j",
+            "stabilizing_epoch",
+            "window_start",
+            "window_end",
+            "E_w",
+            "d_w",
+            "P_w",
+            "E_u",
+            "s",
+            "reason",
+        ]
         return pd.DataFrame(rows, columns=cols)
 
     def _row(self, rec: dict, s0: float, arrays) -> dict:
@@ -185,11 +221,26 @@ class _OnlineBase(RegressorMixin, BaseEstimator):
         a = self._start_for(rid, s0, labels) if len(labels) else s0
         terms = _terms(labels, e, d, s0, int(self.window), a, _planned(rec))
         if not terms["ok"]:
-            return {"run_id": rid, "energy_j": np.nan, "stabilizing_epoch": s0, "window_start": a,
-                    "reason": terms["reason"]}
-        return {"run_id": rid, "energy_j": self._energy(rec, terms), "stabilizing_epoch": s0, "window_start": a,
-                "window_end": a + int(self.window) - 1, "E_w": terms["E_w"], "d_w": terms["d_w"],
-                "P_w": terms["P_w"], "E_u": terms["E_u"], "s": terms["s"], "reason": ""}
+            return {
+                "run_id": rid,
+                "energy_j": np.nan,
+                "stabilizing_epoch": s0,
+                "window_start": a,
+                "reason": terms["reason"],
+            }
+        return {
+            "run_id": rid,
+            "energy_j": self._energy(rec, terms),
+            "stabilizing_epoch": s0,
+            "window_start": a,
+            "window_end": a + int(self.window) - 1,
+            "E_w": terms["E_w"],
+            "d_w": terms["d_w"],
+            "P_w": terms["P_w"],
+            "E_u": terms["E_u"],
+            "s": terms["s"],
+            "reason": "",
+        }
 
     def _energy(self, rec, terms) -> float:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -30,8 +30,10 @@ def fig8_epoch_duration(epochs: pd.DataFrame, runs: pd.DataFrame, subset: dict |
     if len(sel):
         d = sel.copy()
         d["setting"] = [f"b{int(b)} / {int(i)} px" for b, i in zip(d["batch_size"], d["image_size"])]
-        order = [f"b{int(b)} / {int(i)} px" for b, i in
-                 sorted({(int(b), int(i)) for b, i in zip(d["batch_size"], d["image_size"])})]
+        order = [
+            f"b{int(b)} / {int(i)} px"
+            for b, i in sorted({(int(b), int(i)) for b, i in zip(d["batch_size"], d["image_size"])})
+        ]
         what = " / ".join(pretty(v) for v in (subset or {}).values())
         title = f"Epoch duration, {what}: batch size / input size"
     else:
@@ -44,8 +46,18 @@ def fig8_epoch_duration(epochs: pd.DataFrame, runs: pd.DataFrame, subset: dict |
     fig, ax = plt.subplots(figsize=(max(5.5, 1.1 * len(order) * max(1, len(envs)) ** 0.5 + 2), 4.2))
     import seaborn as sns
 
-    sns.boxplot(data=d, x="setting", y="duration_s", hue="environment", order=order, hue_order=envs,
-                palette=PALETTE[: len(envs)], ax=ax, fliersize=2, linewidth=0.8)
+    sns.boxplot(
+        data=d,
+        x="setting",
+        y="duration_s",
+        hue="environment",
+        order=order,
+        hue_order=envs,
+        palette=PALETTE[: len(envs)],
+        ax=ax,
+        fliersize=2,
+        linewidth=0.8,
+    )
     ax.set_xlabel("")
     ax.set_ylabel("Epoch duration (s)")
     ax.set_title(title)
@@ -65,21 +77,41 @@ def fig9_stabilizing(curve: pd.DataFrame, summary: pd.DataFrame, share: float = 
     groups = [g for g in curve["group"].unique() if g != "all"]
     for i, g in enumerate(groups):
         c = curve[curve["group"] == g]
-        ax.step(c["epoch"], 100 * c["share_stable"], where="post", color=PALETTE[i % len(PALETTE)],
-                marker=MARKERS[i % len(MARKERS)], markersize=3.5, linewidth=1.4,
-                label=f"{pretty(g)} (n={int(c['n_runs'].iloc[0])})")
+        ax.step(
+            c["epoch"],
+            100 * c["share_stable"],
+            where="post",
+            color=PALETTE[i % len(PALETTE)],
+            marker=MARKERS[i % len(MARKERS)],
+            markersize=3.5,
+            linewidth=1.4,
+            label=f"{pretty(g)} (n={int(c['n_runs'].iloc[0])})",
+        )
     c = curve[curve["group"] == "all"]
     if len(c):
-        ax.step(c["epoch"], 100 * c["share_stable"], where="post", color="0.15", linestyle="--", linewidth=1.4,
-                label=f"all runs (n={int(c['n_runs'].iloc[0])})")
+        ax.step(
+            c["epoch"],
+            100 * c["share_stable"],
+            where="post",
+            color="0.15",
+            linestyle="--",
+            linewidth=1.4,
+            label=f"all runs (n={int(c['n_runs'].iloc[0])})",
+        )
     ax.axhline(100 * share, color="0.5", linewidth=0.8, linestyle=":")
     s_all = summary[summary["group"] == "all"]
     if len(s_all):
         e = int(s_all["epoch_for_share"].iloc[0])
         ax.axvline(e, color="#a6361c", linewidth=1.0, linestyle="-.")
-        ax.annotate(f"{int(share * 100)} % stable by epoch {e}", (e, 100 * share), xytext=(6, -16),
-                    textcoords="offset points", fontsize=8, color="#a6361c",
-                    bbox=dict(facecolor="white", edgecolor="none", alpha=0.85, pad=1.5))
+        ax.annotate(
+            f"{int(share * 100)} % stable by epoch {e}",
+            (e, 100 * share),
+            xytext=(6, -16),
+            textcoords="offset points",
+            fontsize=8,
+            color="#a6361c",
+            bbox=dict(facecolor="white", edgecolor="none", alpha=0.85, pad=1.5),
+        )
     ax.set_xlabel("Epoch n (stabilizing epoch <= n)")
     ax.set_ylabel("Runs stable by epoch n (%)")
     ax.set_ylim(0, 102)
@@ -94,16 +126,23 @@ def fig10_online(sweep: pd.DataFrame, stabilizing_epoch: int, window: int):
     setup()
     fig, axes = plt.subplots(2, 1, figsize=(6.4, 7.0))
     names = {"power_based": "Power-based (eq. 1)", "epoch_energy_based": "Epoch-energy-based (eq. 2)"}
-    for ax, sw, xcol, xlabel in ((axes[0], "window", "window", "Window size w (epochs)"),
-                                 (axes[1], "stabilizing_epoch", "stabilizing_epoch", "Stabilizing epoch (window start)")):
+    for ax, sw, xcol, xlabel in (
+        (axes[0], "window", "window", "Window size w (epochs)"),
+        (axes[1], "stabilizing_epoch", "stabilizing_epoch", "Stabilizing epoch (window start)"),
+    ):
         for i, (m, lab) in enumerate(names.items()):
             s = sweep[(sweep["sweep"] == sw) & (sweep["method"] == m)].sort_values(xcol)
             s = s[s["n_runs"] > 0]
             ax.plot(s[xcol], s["rmse_kj"], marker=MARKERS[i], color=PALETTE[i], linewidth=1.4, markersize=4, label=lab)
             r = sweep[(sweep["sweep"] == "random_start") & (sweep["method"] == m)]
             if sw == "window" and len(r) and np.isfinite(r["rmse_kj"].iloc[0]):
-                ax.axhline(r["rmse_kj"].iloc[0], color=PALETTE[i], linestyle=":", linewidth=1.0,
-                           label=f"{lab.split(' (')[0]}, w={window} at random start")
+                ax.axhline(
+                    r["rmse_kj"].iloc[0],
+                    color=PALETTE[i],
+                    linestyle=":",
+                    linewidth=1.0,
+                    label=f"{lab.split(' (')[0]}, w={window} at random start",
+                )
         ax.set_xlabel(xlabel)
         ax.set_ylabel("RMSE (kJ)")
         ax.set_ylim(bottom=0)
@@ -127,8 +166,16 @@ def fig11_predicted_vs_true(preds: pd.DataFrame, table: pd.DataFrame):
         ax = axes[k // nc, k % nc]
         p = preds[(preds["method"] == m)]
         p = p[np.isfinite(p["predicted_kj"]) & np.isfinite(p["true_kj"])]
-        ax.scatter(p["true_kj"], p["predicted_kj"], s=14, color="0.3", marker=MARKERS[k % len(MARKERS)],
-                   edgecolor="none", alpha=0.75, label="runs")
+        ax.scatter(
+            p["true_kj"],
+            p["predicted_kj"],
+            s=14,
+            color="0.3",
+            marker=MARKERS[k % len(MARKERS)],
+            edgecolor="none",
+            alpha=0.75,
+            label="runs",
+        )
         if len(p):
             lo = float(min(p["true_kj"].min(), p["predicted_kj"].min(), 0))
             hi = float(max(p["true_kj"].max(), p["predicted_kj"].max())) * 1.05
@@ -136,8 +183,14 @@ def fig11_predicted_vs_true(preds: pd.DataFrame, table: pd.DataFrame):
             ax.plot(xs, xs, color="#d55e00", linewidth=1.0, label="y = x")
             if len(p) >= 2 and np.ptp(p["true_kj"]) > 0:
                 b, a = np.polyfit(p["true_kj"], p["predicted_kj"], 1)
-                ax.plot(xs, a + b * xs, color="#0072b2", linewidth=1.0, linestyle="--",
-                        label=f"fit: {b:.2f} x {'+' if a >= 0 else '-'} {abs(a):.1f}")
+                ax.plot(
+                    xs,
+                    a + b * xs,
+                    color="#0072b2",
+                    linewidth=1.0,
+                    linestyle="--",
+                    label=f"fit: {b:.2f} x {'+' if a >= 0 else '-'} {abs(a):.1f}",
+                )
             ax.set_xlim(lo, hi)
             ax.set_ylim(lo, hi)
             ax.legend(fontsize=6.5, loc="upper left")

@@ -314,12 +314,17 @@ class NvidiaSmiBackend(GpuBackend):
     def start(self, path: Path, period: float) -> None:
         fh = open(path, "w", encoding="utf-8", newline="")
         self._proc = subprocess.Popen(
-            self.command(period), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-            text=True, bufsize=1,
+            self.command(period),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
         )
         first = threading.Event()
-        self._reader = threading.Thread(target=self._copy_lines, args=(fh, first), name="dlenergy-nvidia-smi",
-                                        daemon=True)
+        self._reader = threading.Thread(
+            target=self._copy_lines, args=(fh, first), name="dlenergy-nvidia-smi", daemon=True
+        )
         self._reader.start()
         # a first sample before the command starts, as with the polled backends
         if not first.wait(timeout=10):
@@ -491,8 +496,15 @@ class ReplayBackend(GpuBackend):
         energy = None
         if self.has_energy_counter:
             energy = int(round(1_000_000 + loops * self._loop_energy + self._energy[i]))
-        fields = ("power_w", "utilization_gpu", "utilization_memory", "memory_total_mib", "memory_used_mib",
-                  "power_limit_w", "temperature_c")
+        fields = (
+            "power_w",
+            "utilization_gpu",
+            "utilization_memory",
+            "memory_total_mib",
+            "memory_used_mib",
+            "power_limit_w",
+            "temperature_c",
+        )
         return [GpuSample(index=0, name=self._name, energy_mj=energy, **{f: v(f) for f in fields})]
 
 

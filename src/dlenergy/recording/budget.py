@@ -219,8 +219,11 @@ class EnergyBudget:
             raise ValueError("EnergyBudget.update: give epoch_energy_j for every epoch or for none")
         d = current_run_dir(self.run_dir)
         if d is None:
-            warn_once("budget-no-run-dir", "EnergyBudget: not running under `dlenergy measure` and no run_dir=; "
-                      "energy-aware early stopping is inactive")
+            warn_once(
+                "budget-no-run-dir",
+                "EnergyBudget: not running under `dlenergy measure` and no run_dir=; "
+                "energy-aware early stopping is inactive",
+            )
             return False
         try:
             ep, en = run_epoch_energies(d, include_ram=self.include_ram)
@@ -253,13 +256,16 @@ class EnergyBudget:
         n = len(self.energies_j)
         budget_j = self.budget_kj * 1000.0
         if self.measured_j > budget_j:
-            return (f"energy measured over {n} epochs, {self.measured_j / 1000:.3f} kJ, already exceeds the "
-                    f"budget of {self.budget_kj:g} kJ")
+            return (
+                f"energy measured over {n} epochs, {self.measured_j / 1000:.3f} kJ, already exceeds the "
+                f"budget of {self.budget_kj:g} kJ"
+            )
         if not (self._stable and self.planned_epochs and n < self.planned_epochs):
             return None
         ws = n - self.window
-        proj = project_total_energy(self.energies_j, self.planned_epochs, self.stable_from, self.window,
-                                    window_start=ws)
+        proj = project_total_energy(
+            self.energies_j, self.planned_epochs, self.stable_from, self.window, window_start=ws
+        )
         self.projected_total_j = proj
         if proj <= budget_j:
             return None

@@ -75,7 +75,9 @@ def _header_and_last_epoch(text: str) -> tuple[list[str] | None, int | None]:
     return [c.strip() for c in rows[0]], None
 
 
-def _append_marker(fh: io.TextIOBase, path: os.PathLike, epoch: int | None, end_time: datetime, columns: dict) -> int | None:
+def _append_marker(
+    fh: io.TextIOBase, path: os.PathLike, epoch: int | None, end_time: datetime, columns: dict
+) -> int | None:
     """Append one marker to the locked, open ``epochs.csv``; the epoch written, or ``None`` when skipped."""
     fh.seek(0)
     text = fh.read()
@@ -89,13 +91,19 @@ def _append_marker(fh: io.TextIOBase, path: os.PathLike, epoch: int | None, end_
         w.writerow(header)
     epoch = int(0 if last is None else last + 1) if epoch is None else int(epoch)
     if last is not None and epoch <= last:
-        warnings.warn(f"dlenergy.mark_epoch: epoch {epoch} is not after the last recorded epoch {last} "
-                      f"in {path}; marker skipped", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"dlenergy.mark_epoch: epoch {epoch} is not after the last recorded epoch {last} in {path}; marker skipped",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return None
     unknown = [k for k in columns if k not in header[2:]]
     if unknown:
-        warn_once(f"cols:{path}:{','.join(unknown)}",
-                  f"dlenergy.mark_epoch: columns {unknown} are not in the header of {path}; not recorded", 4)
+        warn_once(
+            f"cols:{path}:{','.join(unknown)}",
+            f"dlenergy.mark_epoch: columns {unknown} are not in the header of {path}; not recorded",
+            4,
+        )
     w.writerow([epoch, end_time.isoformat(sep=" "), *[_cell(columns.get(c)) for c in header[2:]]])
     fh.write(out.getvalue())
     fh.flush()
@@ -148,8 +156,11 @@ def mark_epoch(
 
     d = current_run_dir(run_dir)
     if d is None:
-        warn_once("no-run-dir", f"dlenergy.mark_epoch: not running under `dlenergy measure` ({ENV_RUN_DIR} unset) "
-                  "and no run_dir= given; epoch markers are not recorded")
+        warn_once(
+            "no-run-dir",
+            f"dlenergy.mark_epoch: not running under `dlenergy measure` ({ENV_RUN_DIR} unset) "
+            "and no run_dir= given; epoch markers are not recorded",
+        )
         return None
     d.mkdir(parents=True, exist_ok=True)
     path = d / EPOCHS_FILE
@@ -195,14 +206,19 @@ def mark_train_start(*, run_dir: str | os.PathLike | None = None, when: datetime
     """
     d = current_run_dir(run_dir)
     if d is None:
-        warn_once("no-run-dir-start", f"dlenergy.mark_train_start: not running under `dlenergy measure` "
-                  f"({ENV_RUN_DIR} unset) and no run_dir= given; train start not recorded")
+        warn_once(
+            "no-run-dir-start",
+            f"dlenergy.mark_train_start: not running under `dlenergy measure` "
+            f"({ENV_RUN_DIR} unset) and no run_dir= given; train start not recorded",
+        )
         return None
     d.mkdir(parents=True, exist_ok=True)
     path = d / TRAIN_START_FILE
     if path.exists():
-        warn_once(f"start:{path}", f"dlenergy.mark_train_start: {path} already records the train start; "
-                  "later calls are ignored")
+        warn_once(
+            f"start:{path}",
+            f"dlenergy.mark_train_start: {path} already records the train start; later calls are ignored",
+        )
         return None
     now = when if when is not None else datetime.now()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -220,9 +236,19 @@ class _MarkerLogic:
     """What both callbacks do (framework-independent); first base of each callback class, so its
     ``__init__`` takes the callbacks' arguments and then initializes the framework's base class."""
 
-    def __init__(self, budget_kj=None, *, min_gain_per_kj=None, monitor="val_loss", mode="auto",
-                 planned_epochs=None, stable_from=DEFAULT_STABLE_FROM, window=DEFAULT_WINDOW, run_dir=None,
-                 log_metrics=True):
+    def __init__(
+        self,
+        budget_kj=None,
+        *,
+        min_gain_per_kj=None,
+        monitor="val_loss",
+        mode="auto",
+        planned_epochs=None,
+        stable_from=DEFAULT_STABLE_FROM,
+        window=DEFAULT_WINDOW,
+        run_dir=None,
+        log_metrics=True,
+    ):
         super().__init__()
         self.run_dir = run_dir
         self.monitor = monitor
@@ -232,8 +258,15 @@ class _MarkerLogic:
         self.budget: EnergyBudget | None = None
         self._planned_fixed = planned_epochs
         if budget_kj is not None or min_gain_per_kj is not None:
-            self.budget = EnergyBudget(budget_kj, min_gain_per_kj=min_gain_per_kj, planned_epochs=planned_epochs,
-                                       stable_from=stable_from, window=window, mode=mode, run_dir=run_dir)
+            self.budget = EnergyBudget(
+                budget_kj,
+                min_gain_per_kj=min_gain_per_kj,
+                planned_epochs=planned_epochs,
+                stable_from=stable_from,
+                window=window,
+                mode=mode,
+                run_dir=run_dir,
+            )
 
     def _epoch_end(self, epoch: int, metrics: dict, planned: int | None) -> bool:
         cols = {}
@@ -277,14 +310,19 @@ def _keras_callback_base() -> type:
 
             return keras.callbacks.Callback
         except ImportError:
-            raise ImportError("dlenergy.markers.KerasEpochMarker needs Keras (pip install keras, or tensorflow)") from None
+            raise ImportError(
+                "dlenergy.markers.KerasEpochMarker needs Keras (pip install keras, or tensorflow)"
+            ) from None
 
 
 def _make_keras_marker() -> type:
     base = _keras_callback_base()
 
     class KerasEpochMarker(_MarkerLogic, base):  # type: ignore[misc, valid-type]
-        __doc__ = "Keras callback: epoch markers and energy-aware early stopping (``model.stop_training``).\n" + _CALLBACK_ARGS
+        __doc__ = (
+            "Keras callback: epoch markers and energy-aware early stopping (``model.stop_training``).\n"
+            + _CALLBACK_ARGS
+        )
 
         def on_train_begin(self, logs=None):
             mark_train_start(run_dir=self.run_dir)
@@ -337,8 +375,10 @@ def _make_lightning_marker() -> type:
     base = _lightning_callback_base()
 
     class LightningEpochMarker(_MarkerLogic, base):  # type: ignore[misc, valid-type]
-        __doc__ = ("PyTorch Lightning callback: epoch markers (rank 0) and energy-aware early stopping "
-                   "(``trainer.should_stop``, decision shared by all ranks).\n" + _CALLBACK_ARGS)
+        __doc__ = (
+            "PyTorch Lightning callback: epoch markers (rank 0) and energy-aware early stopping "
+            "(``trainer.should_stop``, decision shared by all ranks).\n" + _CALLBACK_ARGS
+        )
 
         def on_train_start(self, trainer, pl_module):
             if getattr(trainer, "is_global_zero", True):

@@ -107,8 +107,10 @@ class MeasureResult:
 
     def summary(self) -> str:
         """The line ``dlenergy measure`` prints at the end."""
-        return (f"measure: run {self.run_id} ended with return code {self.return_code} after {self.duration_s:.1f} s; "
-                f"{self.samples} samples ({self.missed} skipped) -> {self.run_dir}")
+        return (
+            f"measure: run {self.run_id} ended with return code {self.return_code} after {self.duration_s:.1f} s; "
+            f"{self.samples} samples ({self.missed} skipped) -> {self.run_dir}"
+        )
 
 
 def default_metadata() -> dict:
@@ -245,8 +247,9 @@ def _run_command(command: list[str], env: dict[str, str], rec: Recorder, signals
     return return_code_of(child.wait())
 
 
-def _run_recorded(command: list[str], rdir: Path, run_id: str, period: float, rec: Recorder,
-                  signals: SignalForwarder) -> tuple[int, datetime, float]:
+def _run_recorded(
+    command: list[str], rdir: Path, run_id: str, period: float, rec: Recorder, signals: SignalForwarder
+) -> tuple[int, datetime, float]:
     """Run the command while ``rec`` samples, then stop it: return code, the command's start, duration (s)."""
     command_start = datetime.now()
     env = _command_env(rdir, run_id, command_start, period)
@@ -271,8 +274,11 @@ def _train_start(rdir: Path, command_start: datetime) -> datetime:
     if marked is not None:
         if command_start <= marked <= datetime.now():
             return marked
-        log.warning("%s: train start %s is outside the command's run; runs.csv keeps the command's start",
-                    rdir / TRAIN_START_FILE, marked)
+        log.warning(
+            "%s: train start %s is outside the command's run; runs.csv keeps the command's start",
+            rdir / TRAIN_START_FILE,
+            marked,
+        )
     elif (rdir / TRAIN_START_FILE).exists():
         log.warning("%s is not a timestamp; runs.csv keeps the command's start", rdir / TRAIN_START_FILE)
     return command_start
@@ -431,5 +437,6 @@ def measure_from_cli(
     def started(gpu: GpuBackend, rdir: Path) -> None:
         say(f"measure: {gpu.describe()}; every {period:g} s -> {rdir}")
 
-    return measure(command, out, run_id, metadata, period=period, backend=backend, gpu_indices=indices,
-                   on_start=started)
+    return measure(
+        command, out, run_id, metadata, period=period, backend=backend, gpu_indices=indices, on_start=started
+    )

@@ -157,8 +157,7 @@ class Recorder:
 
     def _write_gpu(self, now: datetime) -> None:
         lines = [
-            gpu_line(now, s, with_index=self._with_index, with_energy=self._with_energy)
-            for s in self.backend.sample()
+            gpu_line(now, s, with_index=self._with_index, with_energy=self._with_energy) for s in self.backend.sample()
         ]
         self._gpu_fh.write("".join(x + "\n" for x in lines))
         self._gpu_fh.flush()
@@ -390,4 +389,3 @@ def _write_replace(path: Path, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-

@@ -18,8 +18,18 @@ from pathlib import Path
 RUNS_FILE, RUNS_DIR, GPU_FILE, CPU_FILE, EPOCHS_FILE = "runs.csv", "runs", "gpu.csv", "cpu.csv", "epochs.csv"
 RUN_ID_ALLOWED = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"
 RUNS_REQUIRED = (
-    "run_id", "environment", "gpu_model", "architecture", "dataset", "batch_size", "image_size",
-    "training_size", "validation_size", "total_ram_gb", "gflops", "return_code",
+    "run_id",
+    "environment",
+    "gpu_model",
+    "architecture",
+    "dataset",
+    "batch_size",
+    "image_size",
+    "training_size",
+    "validation_size",
+    "total_ram_gb",
+    "gflops",
+    "return_code",
 )
 #: written by :func:`dlenergy.recording.markers.mark_train_start`; ``measure`` puts it in runs.csv's train_start
 TRAIN_START_FILE = "train_start.txt"

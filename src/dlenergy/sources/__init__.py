@@ -76,7 +76,11 @@ def capabilities(runs: pd.DataFrame, *, min_regression_runs: int = 10) -> dict[s
     else:
         keys = [c for c in RAM_SETTING if c in runs.columns]
         sub = runs.dropna(subset=["total_ram_gb"])
-        levels = sub.groupby(keys, dropna=False)["total_ram_gb"].nunique() if keys else pd.Series([sub["total_ram_gb"].nunique()])
+        levels = (
+            sub.groupby(keys, dropna=False)["total_ram_gb"].nunique()
+            if keys
+            else pd.Series([sub["total_ram_gb"].nunique()])
+        )
         if len(levels) and levels.max() >= 2:
             out["ram"] = None
         else:

@@ -144,8 +144,9 @@ class ResumableHTTPDownloader:
         Extra request headers (pooch's user agent for Zenodo).
     """
 
-    def __init__(self, part_file: Path, timeout: float = TIMEOUT_S, expected_size: int | None = None,
-                 headers: dict | None = None):
+    def __init__(
+        self, part_file: Path, timeout: float = TIMEOUT_S, expected_size: int | None = None, headers: dict | None = None
+    ):
         self.part_file = Path(part_file)
         self.timeout = timeout
         self.expected_size = expected_size
@@ -260,12 +261,14 @@ def fetch(url: str, known_hash: str, dest_dir: str | Path, fname: str | None = N
     downloader = ResumableHTTPDownloader(part_path(dest_dir, fname)) if scheme in ("http", "https") else None
     try:
         with quiet_pooch():
-            path = pooch.retrieve(url, known_hash=known_hash, fname=fname, path=dest_dir, progressbar=False,
-                                  downloader=downloader)
+            path = pooch.retrieve(
+                url, known_hash=known_hash, fname=fname, path=dest_dir, progressbar=False, downloader=downloader
+            )
     except ValueError as exc:
         if "hash" in str(exc).lower():
-            raise checksum_error(url, exc, "if the archive was updated on purpose, set known_hash to "
-                                           "the new checksum") from exc
+            raise checksum_error(
+                url, exc, "if the archive was updated on purpose, set known_hash to the new checksum"
+            ) from exc
         raise
     return Path(path)
 
@@ -302,8 +305,11 @@ def _check_members(archive: Path, into: Path, members: list[tuple[str, str | Non
     """
     for name, link, target in members:
         paths = [name] if link is None else [name, link]
-        escapes = any(os.path.isabs(p) for p in paths) or not _inside(into, name) or (
-            target is not None and not _inside(into, target))
+        escapes = (
+            any(os.path.isabs(p) for p in paths)
+            or not _inside(into, name)
+            or (target is not None and not _inside(into, target))
+        )
         if escapes:
             where = name if link is None else f"{name} -> {link}"
             raise UnsafeArchive(
@@ -341,7 +347,9 @@ def _extract(archive: Path, into: Path) -> None:
     raise DownloadError(f"{archive}: not a zip or tar archive; nothing was unpacked")
 
 
-def unpack(archive: str | Path, out_dir: str | Path, known_hash: str | None = None, *, meta: dict | None = None) -> Path:
+def unpack(
+    archive: str | Path, out_dir: str | Path, known_hash: str | None = None, *, meta: dict | None = None
+) -> Path:
     """Extract ``archive`` into ``out_dir`` atomically (temporary folder, then rename).
 
     With ``known_hash`` the archive is checked first and nothing is extracted on a mismatch.  A

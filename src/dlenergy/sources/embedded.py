@@ -102,11 +102,16 @@ def verify_tree(root: str | Path, manifest: str | Path, prefix: str = UNPACKED) 
         if problem:
             raise ManifestError(f"embedded SEAA 2023 data: {problem}; restore it with `git checkout data/seaa2023`")
     listed = {k[len(prefix) + 1 :] for k in entries}
-    extra = sorted(str(p.relative_to(root)) for p in root.rglob("*")
-                   if p.is_file() and not p.name.startswith(".") and str(p.relative_to(root)) not in listed)
+    extra = sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and not p.name.startswith(".") and str(p.relative_to(root)) not in listed
+    )
     if extra:
-        raise ManifestError(f"embedded SEAA 2023 data: {root / extra[0]} is not in the manifest {manifest} "
-                            f"({len(extra)} unlisted file(s))")
+        raise ManifestError(
+            f"embedded SEAA 2023 data: {root / extra[0]} is not in the manifest {manifest} "
+            f"({len(extra)} unlisted file(s))"
+        )
 
 
 def verify_archive(archive: str | Path, manifest: str | Path) -> None:

@@ -127,8 +127,12 @@ VALIDATION_SIZE = 10203  #: paper §3.4.3 (30 %, used as the test set)
 METADATA_COLUMNS = {**AUTHORS_COLUMNS, "split number": "split_number"}
 
 _STAMP = re.compile(r"(\d{8}T\d{6})")
-_METADATA_CANDIDATES = ("metadata/model_metrics.parquet", "data/metrics/interim/model_metrics.gzip",
-                        "model_metrics.parquet", "model_metrics.gzip")
+_METADATA_CANDIDATES = (
+    "metadata/model_metrics.parquet",
+    "data/metrics/interim/model_metrics.gzip",
+    "model_metrics.parquet",
+    "model_metrics.gzip",
+)
 
 
 @dataclass
@@ -154,9 +158,7 @@ def locate(raw_dir: str | Path, max_depth: int = 4) -> RawLayout:
         if logs_root is None and any((d / env).is_dir() and _has_logs(d / env) for env in ENVIRONMENTS):
             logs_root = d
     if metadata is None:
-        raise LayoutError(
-            f"{raw_dir}: no SEAA 2023 metadata found (looked for {', '.join(_METADATA_CANDIDATES)})"
-        )
+        raise LayoutError(f"{raw_dir}: no SEAA 2023 metadata found (looked for {', '.join(_METADATA_CANDIDATES)})")
     if logs_root is None:
         raise LayoutError(f"{raw_dir}: no SEAA 2023 logs found (expected <env>/<arch>/gpu-power-<stamp>.csv)")
     return RawLayout(logs_root, metadata)
@@ -224,18 +226,22 @@ def build_runs(raw_dir: str | Path) -> tuple[pd.DataFrame, dict[str, tuple[Path,
         seen_groups.add((env_folder, arch))
         stamps = sorted(gpu)
         for s in sorted(set(cpu) - set(gpu)):
-            ledger.append(ledger_row(f"{env}-{arch}-{s}", f"{cpu[s]}: CPU log without a GPU log (gpu-power-{s}.csv missing)"))
+            ledger.append(
+                ledger_row(f"{env}-{arch}-{s}", f"{cpu[s]}: CPU log without a GPU log (gpu-power-{s}.csv missing)")
+            )
         group = meta.loc[(meta["train_environment"] == env_folder) & (meta["architecture"] == arch)]
         by_run = {int(r["run"]): r for r in group.to_dict("records")}
         for i, s in enumerate(stamps):
             run_id = f"{env}-{arch}-{s}"
             rec = by_run.pop(i, None)
             if rec is None:
-                ledger.append(ledger_row(
-                    run_id,
-                    f"{gpu[s]}: logs without a metadata row ({lay.metadata} has no run {i} for "
-                    f"({env_folder}, {arch}); {len(group)} row(s) for {len(stamps)} GPU log(s))",
-                ))
+                ledger.append(
+                    ledger_row(
+                        run_id,
+                        f"{gpu[s]}: logs without a metadata row ({lay.metadata} has no run {i} for "
+                        f"({env_folder}, {arch}); {len(group)} row(s) for {len(stamps)} GPU log(s))",
+                    )
+                )
                 continue
             row = {
                 "run_id": run_id,
@@ -263,22 +269,26 @@ def build_runs(raw_dir: str | Path) -> tuple[pd.DataFrame, dict[str, tuple[Path,
             rows.append(row)
             files[run_id] = (gpu[s], cpu.get(s))
         for r in sorted(by_run):
-            ledger.append(ledger_row(
-                f"{env}-{arch}-run{r:03d}",
-                f"{lay.metadata}: metadata row ({env_folder}, {arch}, run {r}) has no logs "
-                f"(only {len(stamps)} GPU log(s) in {lay.logs_root / env_folder / arch})",
-            ))
+            ledger.append(
+                ledger_row(
+                    f"{env}-{arch}-run{r:03d}",
+                    f"{lay.metadata}: metadata row ({env_folder}, {arch}, run {r}) has no logs "
+                    f"(only {len(stamps)} GPU log(s) in {lay.logs_root / env_folder / arch})",
+                )
+            )
     # metadata of environments/architectures with no log folder at all (e.g. `local`)
     for (env_folder, arch), group in meta.groupby(["train_environment", "architecture"], sort=True):
         if (env_folder, arch) in seen_groups:
             continue
         env = ENVIRONMENTS.get(env_folder, (str(env_folder),))[0]
         for r in sorted(group["run"]):
-            ledger.append(ledger_row(
-                f"{env}-{arch}-run{int(r):03d}",
-                f"{lay.metadata}: metadata row ({env_folder}, {arch}, run {int(r)}) has no logs "
-                f"(no folder {lay.logs_root / str(env_folder) / str(arch)})",
-            ))
+            ledger.append(
+                ledger_row(
+                    f"{env}-{arch}-run{int(r):03d}",
+                    f"{lay.metadata}: metadata row ({env_folder}, {arch}, run {int(r)}) has no logs "
+                    f"(no folder {lay.logs_root / str(env_folder) / str(arch)})",
+                )
+            )
     runs = pd.DataFrame(rows)
     if len(runs):
         first = list(RUNS_REQUIRED)
@@ -291,8 +301,9 @@ def build_runs(raw_dir: str | Path) -> tuple[pd.DataFrame, dict[str, tuple[Path,
     return runs, files, ledger
 
 
-def fetch_raw(dest: str | Path, *, api_base: str | None = None, file: str | None = None,
-              known_hash: str | None = None) -> Path:
+def fetch_raw(
+    dest: str | Path, *, api_base: str | None = None, file: str | None = None, known_hash: str | None = None
+) -> Path:
     """Download the Zenodo record :data:`ZENODO_DOI` (records API, md5-checked) and unpack it into ``dest``.
 
     ``api_base`` defaults to Zenodo's records API; ``file`` (name or glob) picks a file when the
@@ -326,17 +337,20 @@ def convert_seaa2023(raw_dir: str | Path, out_dir: str | Path) -> pd.DataFrame:
                 link_or_copy(cpu, rdir / CPU_FILE)
         write_runs_csv(runs, tmp)
         ledger = write_ledger(ledger_rows, tmp)
-        write_info(tmp, {
-            "label": LABEL,
-            "source": "seaa2023",
-            "doi": ZENODO_DOI,
-            "record": ZENODO_RECORD,
-            "paper_doi": PAPER_DOI,
-            "license": "CC BY 4.0",
-            "raw_dir": str(raw_dir),
-            "n_runs": int(len(runs)),
-            "n_not_converted": int(len(ledger)),
-            "epoch_markers": False,
-            "converted_by": "dlenergy.sources.seaa2023.convert_seaa2023",
-        })
+        write_info(
+            tmp,
+            {
+                "label": LABEL,
+                "source": "seaa2023",
+                "doi": ZENODO_DOI,
+                "record": ZENODO_RECORD,
+                "paper_doi": PAPER_DOI,
+                "license": "CC BY 4.0",
+                "raw_dir": str(raw_dir),
+                "n_runs": int(len(runs)),
+                "n_not_converted": int(len(ledger)),
+                "epoch_markers": False,
+                "converted_by": "dlenergy.sources.seaa2023.convert_seaa2023",
+            },
+        )
     return ledger

@@ -81,11 +81,17 @@ ENV_GPU = {
     "local_normal_user": "NVIDIA GeForce GTX 750 Ti",
 }
 _ENV_ALIASES = {
-    "server": "cloud", "cloud": "cloud",
-    "desktop ml engineer": "local_ml_engineer", "desktop-v2": "local_ml_engineer", "local-v2": "local_ml_engineer",
-    "local ml engineer": "local_ml_engineer", "local ml engineer/gamer": "local_ml_engineer",
+    "server": "cloud",
+    "cloud": "cloud",
+    "desktop ml engineer": "local_ml_engineer",
+    "desktop-v2": "local_ml_engineer",
+    "local-v2": "local_ml_engineer",
+    "local ml engineer": "local_ml_engineer",
+    "local ml engineer/gamer": "local_ml_engineer",
     "local_ml_engineer": "local_ml_engineer",
-    "desktop normal user": "local_normal_user", "local normal user": "local_normal_user", "local": "local_normal_user",
+    "desktop normal user": "local_normal_user",
+    "local normal user": "local_normal_user",
+    "local": "local_normal_user",
     "local_normal_user": "local_normal_user",
 }
 _STAMP = re.compile(r"(\d{8}T\d{6})")
@@ -138,7 +144,8 @@ def read_processed(path: str | Path) -> pd.DataFrame:
         if need not in meta.columns:
             raise LayoutError(f"{path}: processed dataset lacks column '{need}'")
     meta["_env"] = [
-        canonical_environment(e, g) for e, g in zip(meta["training environment"], meta.get("gpu model", [None] * len(meta)))
+        canonical_environment(e, g)
+        for e, g in zip(meta["training environment"], meta.get("gpu model", [None] * len(meta)))
     ]
     if "start time" in meta.columns:
         st = pd.to_datetime(meta["start time"], errors="coerce")
@@ -186,12 +193,26 @@ def scan_logs(raw: Path) -> tuple[list[_Log], list[dict]]:
                 for kind, files in (("CPU", cpu), ("epoch", ep)):
                     for s in sorted(set(files) - set(gpu)):
                         name = canonical_environment(env_dir.name)
-                        ledger.append(ledger_row(f"{name}-{arch_dir.name}-{ds_dir.name}-{s}",
-                                                 f"{files[s]}: {kind} file without a GPU log of stamp {s}"))
+                        ledger.append(
+                            ledger_row(
+                                f"{name}-{arch_dir.name}-{ds_dir.name}-{s}",
+                                f"{files[s]}: {kind} file without a GPU log of stamp {s}",
+                            )
+                        )
                 for s in sorted(gpu):
                     gname = _gpu_name(gpu[s])
-                    logs.append(_Log(canonical_environment(env_dir.name, gname), arch_dir.name, ds_dir.name, s,
-                                     gpu[s], cpu.get(s), ep.get(s), gname))
+                    logs.append(
+                        _Log(
+                            canonical_environment(env_dir.name, gname),
+                            arch_dir.name,
+                            ds_dir.name,
+                            s,
+                            gpu[s],
+                            cpu.get(s),
+                            ep.get(s),
+                            gname,
+                        )
+                    )
     return logs, ledger
 
 
@@ -239,18 +260,31 @@ def build_runs(raw_root: str | Path):
         pairs, rest_logs, rest_rows = _match_group(glogs, grows)
         env, arch, dataset = key
         for l in rest_logs:
-            ledger.append(ledger_row(f"{env}-{arch}-{dataset}-{l.stamp}",
-                                     f"{l.gpu}: logs without a row in {lay.processed} "
-                                     f"({len(grows)} row(s) for {len(glogs)} GPU log(s) of {key})"))
+            ledger.append(
+                ledger_row(
+                    f"{env}-{arch}-{dataset}-{l.stamp}",
+                    f"{l.gpu}: logs without a row in {lay.processed} "
+                    f"({len(grows)} row(s) for {len(glogs)} GPU log(s) of {key})",
+                )
+            )
         for r in rest_rows:
             rid = str(r.get("run_id") or "unknown")
-            ledger.append(ledger_row(f"{env}-{arch}-{dataset}-{rid}",
-                                     f"{lay.processed}: row (run_id {rid}, start {r.get('start time')}) of {key} "
-                                     f"has no logs in {lay.raw}"))
+            ledger.append(
+                ledger_row(
+                    f"{env}-{arch}-{dataset}-{rid}",
+                    f"{lay.processed}: row (run_id {rid}, start {r.get('start time')}) of {key} "
+                    f"has no logs in {lay.raw}",
+                )
+            )
         for l, r in pairs:
             run_id = f"{env}-{arch}-{dataset}-{l.stamp}"
-            row = {"run_id": run_id, "environment": env, "architecture": arch, "dataset": dataset,
-                   "image_size": image_side(r.get("image size"))}
+            row = {
+                "run_id": run_id,
+                "environment": env,
+                "architecture": arch,
+                "dataset": dataset,
+                "image_size": image_side(r.get("image size")),
+            }
             for src, dst in COLUMNS.items():
                 if src in r:
                     row[dst] = r[src]
@@ -280,8 +314,9 @@ def build_runs(raw_root: str | Path):
     return runs, files, ledger, lay
 
 
-def fetch_raw(dest: str | Path, *, api_base: str | None = None, file: str | None = None,
-              known_hash: str | None = None) -> Path:
+def fetch_raw(
+    dest: str | Path, *, api_base: str | None = None, file: str | None = None, known_hash: str | None = None
+) -> Path:
     """Download the replication package (record :data:`ZENODO_DOI`, records API) and unpack it into ``dest``.
 
     ``file`` (name or glob) picks the archive when the record holds several; ``known_hash``
@@ -313,15 +348,18 @@ def convert_zenodo(raw_root: str | Path, out_dir: str | Path) -> pd.DataFrame:
                 link_or_copy(l.epochs, rdir / EPOCHS_FILE)
         write_runs_csv(runs, tmp)
         ledger = write_ledger(ledger_rows, tmp)
-        write_info(tmp, {
-            "label": LABEL,
-            "source": "zenodo",
-            "doi": ZENODO_DOI,
-            "record": ZENODO_RECORD,
-            "license": "CC BY 4.0",
-            "raw_dir": str(raw_root),
-            "n_runs": int(len(runs)),
-            "n_not_converted": int(len(ledger)),
-            "converted_by": "dlenergy.sources.zenodo.convert_zenodo",
-        })
+        write_info(
+            tmp,
+            {
+                "label": LABEL,
+                "source": "zenodo",
+                "doi": ZENODO_DOI,
+                "record": ZENODO_RECORD,
+                "license": "CC BY 4.0",
+                "raw_dir": str(raw_root),
+                "n_runs": int(len(runs)),
+                "n_not_converted": int(len(ledger)),
+                "converted_by": "dlenergy.sources.zenodo.convert_zenodo",
+            },
+        )
     return ledger

@@ -140,9 +140,7 @@ def record_id(doi_or_record: str | int) -> str:
         m = pattern.match(text)
         if m:
             return m.group(1)
-    raise SourceConfigError(
-        f"{text!r} is not a Zenodo DOI (10.5281/zenodo.<record id>), record URL or record id"
-    )
+    raise SourceConfigError(f"{text!r} is not a Zenodo DOI (10.5281/zenodo.<record id>), record URL or record id")
 
 
 def _site(api_base: str) -> str:
@@ -170,8 +168,9 @@ class ZenodoRecord(ZenodoRepository):
     def __init__(self, doi_or_record: str | int, api_base: str = ZENODO_API, timeout: float = TIMEOUT_S):
         rid = record_id(doi_or_record)
         self.site = _site(api_base)
-        super().__init__(f"10.5281/zenodo.{rid}", f"{self.site}/records/{rid}",
-                         timeout=timeout, headers=dict(REQUESTS_HEADERS))
+        super().__init__(
+            f"10.5281/zenodo.{rid}", f"{self.site}/records/{rid}", timeout=timeout, headers=dict(REQUESTS_HEADERS)
+        )
         self.record = rid
         self.base_api_url = api_base.rstrip("/")  # pooch's class constant, per instance
         self.api_url = f"{self.base_api_url}/{rid}"
@@ -266,13 +265,18 @@ class ZenodoRecord(ZenodoRepository):
                 raise ZenodoAPIError(f"{self.api_url}: file {name!r} has no md5 checksum ({checksum!r})")
             out.append(FileSpec(name, self.download_url(name), self._size(name), digest.lower()))
         if str(self.api_response.get("id", self.record)) != self.record:
-            log.warning("record %s: the API answered with record %s (a concept record follows the newest "
-                        "version); its files are used", self.record, self.api_response.get("id"))
+            log.warning(
+                "record %s: the API answered with record %s (a concept record follows the newest "
+                "version); its files are used",
+                self.record,
+                self.api_response.get("id"),
+            )
         return out
 
 
-def resolve_record(doi_or_record: str | int, api_base: str = ZENODO_API, file: str | None = None,
-                   *, timeout: float = TIMEOUT_S) -> list[FileSpec]:
+def resolve_record(
+    doi_or_record: str | int, api_base: str = ZENODO_API, file: str | None = None, *, timeout: float = TIMEOUT_S
+) -> list[FileSpec]:
     """The files of a Zenodo record (or those matching ``file``) from its records API.
 
     Parameters
@@ -346,8 +350,15 @@ def check_pin(spec: FileSpec, known_hash: str | None, record: str) -> None:
         )
 
 
-def fetch_record_file(spec: FileSpec, dest_dir: str | Path, *, fname: str | None = None,
-                      known_hash: str | None = None, timeout: float = TIMEOUT_S, record: str = "?") -> Path:
+def fetch_record_file(
+    spec: FileSpec,
+    dest_dir: str | Path,
+    *,
+    fname: str | None = None,
+    known_hash: str | None = None,
+    timeout: float = TIMEOUT_S,
+    record: str = "?",
+) -> Path:
     """Download one file of a record with pooch into ``dest_dir`` (md5-checked, resumable).
 
     Nothing is downloaded when ``dest_dir/fname`` is already there with the API's md5.  A pinned
@@ -381,16 +392,20 @@ def fetch_record_file(spec: FileSpec, dest_dir: str | Path, *, fname: str | None
     check_pin(spec, known_hash, record)
     dest_dir = Path(dest_dir)
     fname = fname or local_name(spec.name)
-    repo = pooch.create(path=dest_dir, base_url=f"{spec.url.rsplit('/', 1)[0]}/",
-                        registry={fname: spec.known_hash}, urls={fname: spec.url})
-    downloader = ResumableHTTPDownloader(part_path(dest_dir, fname), timeout=timeout,
-                                         expected_size=spec.size, headers=dict(REQUESTS_HEADERS))
+    repo = pooch.create(
+        path=dest_dir,
+        base_url=f"{spec.url.rsplit('/', 1)[0]}/",
+        registry={fname: spec.known_hash},
+        urls={fname: spec.url},
+    )
+    downloader = ResumableHTTPDownloader(
+        part_path(dest_dir, fname), timeout=timeout, expected_size=spec.size, headers=dict(REQUESTS_HEADERS)
+    )
     try:
         with quiet_pooch():
             path = Path(repo.fetch(fname, downloader=downloader))
     except ValueError as exc:  # pooch: the md5 of the downloaded bytes differs from the API's
-        raise checksum_error(f"record {record}: {spec.name}", exc,
-                             "the next run downloads it again") from exc
+        raise checksum_error(f"record {record}: {spec.name}", exc, "the next run downloads it again") from exc
     if known_hash and not known_hash.lower().startswith("md5:"):
         verify(path, known_hash)
     return path
@@ -432,8 +447,15 @@ def source_errors(source: str) -> Iterator[None]:
         raise type(exc)(one_line(f"source '{source}': {exc}; {DATA_DIR_HINT}")) from exc
 
 
-def download_source(source: str, src_cfg: dict, archive: str | Path, *, api_base: str = ZENODO_API,
-                    spec_file: str | Path | None = None, timeout: float = TIMEOUT_S) -> FileSpec:
+def download_source(
+    source: str,
+    src_cfg: dict,
+    archive: str | Path,
+    *,
+    api_base: str = ZENODO_API,
+    spec_file: str | Path | None = None,
+    timeout: float = TIMEOUT_S,
+) -> FileSpec:
     """Resolve the source's pinned record and download its archive to ``archive``.
 
     ``spec_file`` (default ``<archive>.json``, :func:`spec_path`) records the :class:`FileSpec`
@@ -445,10 +467,18 @@ def download_source(source: str, src_cfg: dict, archive: str | Path, *, api_base
     with source_errors(source):
         files = resolve_record(spec.record, api_base, spec.file, timeout=timeout)
         chosen = select_file(files, spec.file, spec.record)
-        log.info("record %s (%s): %s, %s bytes, md5 %s, from %s", spec.record, spec.doi, chosen.name,
-                 chosen.size, chosen.md5, chosen.url)
-        fetch_record_file(chosen, archive.parent, fname=archive.name, known_hash=spec.known_hash,
-                          timeout=timeout, record=spec.record)
+        log.info(
+            "record %s (%s): %s, %s bytes, md5 %s, from %s",
+            spec.record,
+            spec.doi,
+            chosen.name,
+            chosen.size,
+            chosen.md5,
+            chosen.url,
+        )
+        fetch_record_file(
+            chosen, archive.parent, fname=archive.name, known_hash=spec.known_hash, timeout=timeout, record=spec.record
+        )
     info = {**asdict(chosen), "record": spec.record, "doi": spec.doi, "api": api_base}
     write_text(json.dumps(info, indent=2) + "\n", spec_file or spec_path(archive))
     return chosen
@@ -471,8 +501,13 @@ def spec_path(archive: str | Path) -> Path:
     return archive.with_name(f"{archive.name}.json")
 
 
-def unpack_download(source: str, archive: str | Path, out_dir: str | Path, known_hash: str | None = None,
-                    spec_file: str | Path | None = None) -> Path:
+def unpack_download(
+    source: str,
+    archive: str | Path,
+    out_dir: str | Path,
+    known_hash: str | None = None,
+    spec_file: str | Path | None = None,
+) -> Path:
     """Unpack an archive :func:`download_source` fetched, checking its md5 (and a pin) again first."""
     archive = Path(archive)
     spec_file = Path(spec_file) if spec_file is not None else spec_path(archive)
@@ -481,15 +516,23 @@ def unpack_download(source: str, archive: str | Path, out_dir: str | Path, known
             info = json.loads(spec_file.read_text())
             md5 = info["md5"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise DownloadError(f"{spec_file}: unreadable download record ({one_line(exc)}); "
-                                f"delete {archive} and run again") from exc
+            raise DownloadError(
+                f"{spec_file}: unreadable download record ({one_line(exc)}); delete {archive} and run again"
+            ) from exc
         if known_hash and not known_hash.lower().startswith("md5:"):
             verify(archive, known_hash)
         return unpack(archive, out_dir, f"md5:{md5}", meta=info)
 
 
-def fetch_source(source: str, src_cfg: dict, out_dir: str | Path, *, api_base: str = ZENODO_API,
-                 cache_dir: str | Path | None = None, timeout: float = TIMEOUT_S) -> tuple[Path, FileSpec]:
+def fetch_source(
+    source: str,
+    src_cfg: dict,
+    out_dir: str | Path,
+    *,
+    api_base: str = ZENODO_API,
+    cache_dir: str | Path | None = None,
+    timeout: float = TIMEOUT_S,
+) -> tuple[Path, FileSpec]:
     """Resolve, download and unpack a source's pinned Zenodo record into ``out_dir``.
 
     The library entry point (``dlenergy fetch``): :func:`download_source` into ``cache_dir``
