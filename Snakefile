@@ -48,6 +48,7 @@ rule all:
 
 
 onstart:
+    preflight_downloads(SOURCES)
     print_first_run_note(SOURCES)
 
 

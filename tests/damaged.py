@@ -68,7 +68,11 @@ class Ingested:
 
 @functools.lru_cache(maxsize=1)
 def baseline() -> Ingested:
-    return Ingested(*ingest_dataset(base_dataset()))
+    base = Ingested(*ingest_dataset(base_dataset()))
+    refused = dict(zip(base.ledger.run_id, base.ledger.reason))
+    assert set(KEEP) - set(refused) <= set(base.runs.run_id), f"the undamaged base lost runs: {refused}"
+    assert VICTIM in set(base.runs.run_id), f"the undamaged victim is refused: {refused.get(VICTIM)}"
+    return base
 
 
 def copy_dataset(tmp_path: Path) -> Path:

@@ -343,7 +343,8 @@ def test_project_refuses_bad_inputs(tmp_path, extra, phrases):
 def test_project_refuses_negative_power_and_missing_files(tmp_path):
     gpu, ep = write_logs(tmp_path / "run", 12, power=-150.0)
     base = ["project", "--gpu-log", str(gpu), "--epochs", str(ep), "--stabilizing-epoch", "3", "--planned-epochs", "30"]
-    refused_in_one_line(runner.invoke(app, base), "negative power value(s)", "cannot be negative")
+    # the parser ingest uses refuses the log: the same reason, one line, exit 2
+    refused_in_one_line(runner.invoke(app, base), "gpu.csv:2: negative power draw", "power is never negative")
     gone = with_arg(base, "--gpu-log", str(tmp_path / "nope.csv"))
     refused_in_one_line(runner.invoke(app, gone), "--gpu-log", "no such file")
 

@@ -106,7 +106,7 @@ def test_pipeline_reruns_exactly_the_changed_runs_shard(tmp_path):
     ]
     (ds / "runs.csv").write_text("\n".join(rows) + "\n")
     dry = _snakemake(wd, ds, "-n")
-    shards = sorted(set(re.findall(r"rule ingest_shard:.*?wildcards: shard=(\d{3})", dry, flags=re.S)))
+    shards = sorted(set(re.findall(r"rule ingest_shard:.*?wildcards: (?:source=\w+, )?shard=(\d{3})", dry, flags=re.S)))
     assert shards == [f"{shard_of(VICTIM, N_SHARDS):03d}"], dry[:6000]
     _snakemake(wd, ds)
     clean = pd.read_parquet(wd / "results/local/clean/runs.parquet")

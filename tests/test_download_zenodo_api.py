@@ -371,6 +371,7 @@ def test_rule_scripts_download_unpack_and_fail_in_one_line(zenodo_server, tmp_pa
         "class S: pass\n"
         "s = S(); s.output, s.input, s.params = nl(a['output']), nl(a['input']), nl(a['params'])\n"
         "s.log, s.rule, s.scriptdir = [a['log']], 'download_archive', a['scriptdir']\n"
+        "sys.path.insert(0, a['scriptdir'])\n"  # as Snakemake's script preamble does
         "runpy.run_path(a['script'], init_globals={'snakemake': s}, run_name='__main__')\n"
     )
 

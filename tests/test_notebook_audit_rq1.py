@@ -38,8 +38,9 @@ def rq1_results(tmp_path_factory):
 
 
 def test_audit_rq1_notebook_executes(rq1_results, monkeypatch):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+    import nbclient  # the test extra pins both: a missing one is a failure, not a skip
+    import nbformat
+
     nb = nbformat.read(NOTEBOOK, as_version=4)
     # stored without outputs
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")

@@ -166,7 +166,7 @@ def test_adding_a_run_reruns_only_its_shard(tiny_run):
 
     ds = tiny_run / "data" / "tiny" / "canonical"
     rid = add_run(ds, seed=4242)
-    proc = _snakemake(tiny_run, "-n")
+    proc = _snakemake(tiny_run, "-n", "--workflow-profile", "none")  # job details (the default profile hides them)
     out = proc.stdout + proc.stderr
     stats = {}
     for line in out.splitlines():

@@ -295,10 +295,8 @@ def project(
             cpu_log=cpu_log,
             train_start=train_start,
         )
-    except RefusedInput as exc:
+    except (RefusedInput, LayoutError) as exc:  # a log ingest would refuse is refused here too
         _refuse(str(exc), 2)
-    except LayoutError as exc:
-        _refuse(str(exc), 1)
     if as_json:
         print(json.dumps(out, default=float, sort_keys=True, allow_nan=False))
     else:

@@ -254,6 +254,25 @@ def latex_caption(name):
 # ---- what the console says at the start and at the end of a run ----
 
 
+def preflight_downloads(sources):
+    """Offline, or the API unreachable: one line and exit 1 before any job, not a failed job later.
+
+    Called when a run starts (not for dry runs, --list-rules or --lint), for each source that will
+    be downloaded from Zenodo and is not downloaded yet.
+    """
+    from dlenergy.sources.download import DownloadError, SourceConfigError
+    from dlenergy.sources.zenodo_api import ZENODO_API, preflight
+
+    for s in sources:
+        done = Path(f"data/{s}/raw").is_dir() or Path(f"data/{s}/download/{s}.archive").is_file()
+        if fetch_of(s) == "zenodo" and not done:
+            try:
+                preflight(s, src_cfg(s), config.get("zenodo_api") or ZENODO_API, timeout=20)
+            except (DownloadError, SourceConfigError) as exc:
+                print(f"dlenergy: {exc}", file=sys.stderr, flush=True)
+                sys.exit(1)
+
+
 def print_first_run_note(sources):
     """On a machine whose numba cache is cold, say that stumpy's code compiles once, and for how long."""
     from dlenergy.fluss import numba_cache_dir, numba_cache_is_warm

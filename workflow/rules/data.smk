@@ -48,16 +48,7 @@ if any(fetch_of(s) == "zenodo" for s in SOURCES):
     # the published archive, resolved through Zenodo's records API, fetched with its checksum and
     # unpacked atomically (dlenergy.sources.download)
 
-    from dlenergy.sources.download import DownloadError, SourceConfigError
-    from dlenergy.sources.zenodo_api import ZENODO_API, checked_source_config, preflight
-
-    for _s in SOURCES:  # offline, or the API unreachable: one line now, not a failed job later
-        _todo = not Path(f"data/{_s}/raw").is_dir() and not Path(f"data/{_s}/download/{_s}.archive").is_file()
-        if fetch_of(_s) == "zenodo" and _todo:
-            try:
-                preflight(_s, src_cfg(_s), config.get("zenodo_api") or ZENODO_API, timeout=20)
-            except (DownloadError, SourceConfigError) as exc:
-                sys.exit(f"dlenergy: {exc}")
+    from dlenergy.sources.zenodo_api import ZENODO_API, checked_source_config
 
     rule download_archive:
         output:

@@ -138,10 +138,9 @@ def mark_epoch(
 
     Notes
     -----
-    A marker whose epoch is not greater than the last one recorded is skipped with a warning, so
-    ``epochs.csv`` always satisfies :func:`dlenergy.parsing.read_epochs`.  The append happens under
-    an exclusive ``flock``.  Outside ``dlenergy measure`` (no ``DLENERGY_RUN_DIR``) and without
-    ``run_dir`` this warns once and does nothing.
+    A marker whose epoch is not greater than the last one is skipped with a warning, so ``epochs.csv``
+    always reads (:func:`dlenergy.parsing.read_epochs`); the append holds an exclusive ``flock``.
+    Without ``DLENERGY_RUN_DIR`` (outside ``dlenergy measure``) or ``run_dir``: one warning, no write.
 
     Examples
     --------
