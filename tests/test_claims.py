@@ -13,7 +13,6 @@ import pytest
 from dlenergy import claims as C
 from dlenergy import stats as S
 
-SEAA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "seaa2023"
 
 
 def write(tmp: Path, name: str, rows: list[dict]) -> None:
@@ -312,16 +311,15 @@ def test_evaluate_synthetic_robustness_and_markdown(res):
 
 
 @pytest.fixture(scope="module")
-def seaa_results(tmp_path_factory):
-    """The stats tables of the real SEAA 2023 logs, built with the library (config as config.yaml)."""
-    if not SEAA.is_dir():
-        pytest.skip(f"{SEAA} is absent: the SEAA 2023 logs are read in place from ../shared (not shipped)")
+def seaa_results(tmp_path_factory, seaa_dir):
+    """The stats tables of the real SEAA 2023 logs (the copy shipped in data/seaa2023), built with the
+    library (config as config.yaml)."""
     from dlenergy.cleaning import CleaningConfig, clean
     from dlenergy.ingest import ingest_dataset
     from dlenergy.sources.seaa2023 import convert_seaa2023
 
     root = tmp_path_factory.mktemp("seaa_claims")
-    convert_seaa2023(SEAA, root / "canonical")
+    convert_seaa2023(seaa_dir, root / "canonical")
     runs = clean(*ingest_dataset(root / "canonical"), CleaningConfig(seed=42)).runs
     cfg = S.StatsConfig(p_adjust="bonferroni", bootstrap={"n_resamples": 999})
     for f in (S.rq1_tables, S.rq2_tables, S.tradeoff_tables, S.ram_tables, S.batch_input_tables):

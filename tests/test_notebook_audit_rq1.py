@@ -13,23 +13,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SEAA = ROOT.parent / "shared" / "data" / "seaa2023"
 NOTEBOOK = ROOT / "notebooks" / "audit_rq1.ipynb"
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def rq1_results(tmp_path_factory):
-    """results/seaa2023 with clean/runs.parquet and the RQ1 tables, made by the pipeline's own rules."""
-    if not SEAA.is_dir():
-        pytest.skip(f"{SEAA} is absent: the SEAA 2023 logs are read in place from ../shared (not shipped)")
+def rq1_results(tmp_path_factory, seaa_dir):
+    """results/seaa2023 with clean/runs.parquet and the RQ1 tables, made by the pipeline's own rules from
+    the SEAA 2023 logs shipped in data/seaa2023 (unpacked and checked against the manifest)."""
     wd = tmp_path_factory.mktemp("audit") / "wf"
     wd.mkdir()
     shutil.copy(ROOT / "Snakefile", wd)
     shutil.copy(ROOT / "config.yaml", wd)
     shutil.copytree(ROOT / "workflow", wd / "workflow")
     target = "results/seaa2023/tables/kruskal_dunn_rq1.csv"
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", target, "--config", "source=seaa2023", f"data_dir={SEAA}"]
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", target, "--config", "source=seaa2023", f"data_dir={seaa_dir}"]
     proc = subprocess.run(
         cmd, cwd=wd, env=dict(os.environ, PYTHONHASHSEED="0"), capture_output=True, text=True, timeout=1800
     )

@@ -187,7 +187,7 @@ def enable_stumpy_cache(cache_dir: str | Path | None = None) -> Path:
 def warm_numba_cache(fluss: dict | None = None, cache_dir: str | Path | None = None) -> dict:
     """Run FLUSS once on a small series so stumpy's kernels are compiled into the disk cache.
 
-    The first call on a machine compiles (about 2 minutes on 2 cores); later calls, and every FLUSS
+    The first call on a machine compiles (about 25 s on a 2-core machine); later calls, and every FLUSS
     shard after it, load the compiled code in seconds.  Returns ``{"cache", "compiled", "seconds",
     "cache_files"}``; ``compiled`` is True when the call wrote new files into the cache.
     """

@@ -279,7 +279,7 @@ def print_first_run_note(sources):
 
     if not numba_cache_is_warm():
         print(
-            f"dlenergy: first run on this machine: stumpy's numba code compiles once (about 2 minutes on 2 cores) "
+            f"dlenergy: first run on this machine: stumpy's numba code compiles once (about 30 s) "
             f"into {numba_cache_dir()}; later runs load it in seconds.",
             flush=True,
         )
