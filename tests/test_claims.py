@@ -14,7 +14,6 @@ from dlenergy import claims as C
 from dlenergy import stats as S
 
 
-
 def write(tmp: Path, name: str, rows: list[dict]) -> None:
     (tmp / "tables").mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(tmp / "tables" / f"{name}.csv", index=False)

@@ -27,7 +27,17 @@ def rq1_results(tmp_path_factory, seaa_dir):
     shutil.copy(ROOT / "config.yaml", wd)
     shutil.copytree(ROOT / "workflow", wd / "workflow")
     target = "results/seaa2023/tables/kruskal_dunn_rq1.csv"
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", target, "--config", "source=seaa2023", f"data_dir={seaa_dir}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "2",
+        target,
+        "--config",
+        "source=seaa2023",
+        f"data_dir={seaa_dir}",
+    ]
     proc = subprocess.run(
         cmd, cwd=wd, env=dict(os.environ, PYTHONHASHSEED="0"), capture_output=True, text=True, timeout=1800
     )

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,8 +14,6 @@ from scipy import stats as ss
 
 from dlenergy import figures as F
 from dlenergy import stats as S
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 ARCHS = {"mobilenet_v2": 0.06, "nasnet_mobile": 0.37, "resnet50": 2.5, "xception": 3.0, "vgg16": 10.0}
 ENVS = {"local_normal_user": (60.0, 32), "local_ml_engineer": (240.0, 32), "cloud": (350.0, 16)}

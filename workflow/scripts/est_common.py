@@ -5,17 +5,14 @@ analysis."""
 
 from __future__ import annotations
 
-import logging
 
 import numpy as np
 import pandas as pd
-from _common import setup
+from _context import ScriptContext
 
-from dlenergy import figures as F
 from dlenergy.estimators import training_data_info
 from dlenergy.estimators.evaluate import paper_stabilizing_epoch
-from dlenergy.io import LABEL_COLUMN, dataset_label, write_csv, write_text
-from dlenergy.stats import markdown_document
+from dlenergy.io import LABEL_COLUMN, write_csv
 from dlenergy.stats import skipped as stats_skipped
 
 
@@ -27,16 +24,11 @@ def is_skipped(df: pd.DataFrame) -> bool:
     return "status" in df and (df["status"] == "skipped").all() and len(df) > 0
 
 
-class Context:
+class Context(ScriptContext):
     def __init__(self, smk, *, need_epochs: bool = True):
-        self.smk = smk
-        self.log = setup(smk)
-        logging.getLogger("fontTools").setLevel(logging.WARNING)
-        logging.getLogger("matplotlib").setLevel(logging.WARNING)
+        super().__init__(smk)
         self.cfg = dict(smk.params.estimators or {})
         self.seed = int(smk.params.seed)
-        self.source = smk.params.source
-        self.label = dataset_label(smk.input.dataset)
         self.data_info = training_data_info(smk.input.dataset, self.source)  #: source, label, real or synthetic
         strip = lambda df: df.drop(columns=[LABEL_COLUMN], errors="ignore")
         self.runs = strip(pd.read_parquet(smk.input.runs)).sort_values("run_id", kind="stable").reset_index(drop=True)
@@ -44,7 +36,6 @@ class Context:
         has_ep = self.runs.get("has_epoch_markers", pd.Series(True, index=self.runs.index)).astype(bool)
         self.epoch_runs = self.runs[has_ep & (self.runs["epochs_measured"] > 0)].reset_index(drop=True)
         self.min_runs = int(self.cfg.get("min_runs", 20))
-        F.setup()
         self.log.info(
             "source %s: %d cleaned runs, %d with epoch markers; data label %s",
             self.source,
@@ -92,21 +83,3 @@ class Context:
     def table(self, name: str, df: pd.DataFrame) -> None:
         write_csv(df, self.smk.output[name], self.label, float_format="%.6g")
         self.log.info("%s: %d row(s)\n%s", name, len(df), df.to_string(max_rows=60))
-
-    def markdown(self, name: str, title: str, sections, notes=None) -> None:
-        text = markdown_document(title, sections, label=self.label, source=self.source, notes=list(notes or []))
-        write_text(text, self.smk.output[f"{name}_md"])
-
-    def figure(self, name: str, make, *, title: str, reason: str | None = None, note: str | None = None) -> None:
-        """Draw with ``make()``; a skipped analysis (``reason``) or a drawing error gives a placeholder."""
-        F.draw_or_placeholder(
-            make,
-            title=title,
-            reason=reason,
-            pdf=self.smk.output[f"{name}_pdf"],
-            png=self.smk.output[f"{name}_png"],
-            source=self.source,
-            label=self.label,
-            note=note,
-            log=self.log,
-        )

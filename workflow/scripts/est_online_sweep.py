@@ -5,27 +5,12 @@ from est_common import Context, skipped
 
 import pandas as pd
 
-from dlenergy.estimators.evaluate import online_sweep, paper_sweep_kj
+from dlenergy.estimators.evaluate import SWEEP_COLUMNS, online_sweep, paper_sweep_kj
 from dlenergy.estimators.plots import fig10_online
 
 ctx = Context(snakemake)
 on = ctx.cfg.get("online", {})
 window = int(on.get("window", 5))
-cols = [
-    "sweep",
-    "method",
-    "window",
-    "stabilizing_epoch",
-    "n_runs",
-    "n_missing",
-    "rmse_kj",
-    "mae_kj",
-    "mape_pct",
-    "bias_kj",
-    "rmse_sd_kj",
-    "repeats",
-    "paper_rmse_kj",
-]
 reason = ctx.no_epochs_reason()
 s0, s0_note = ctx.stabilizing_epoch()
 if reason is None:
@@ -50,7 +35,7 @@ if reason is None:
         seed=ctx.seed,
     )
 else:
-    sweep = skipped("online_window_sweep", reason, cols)
+    sweep = skipped("online_window_sweep", reason, SWEEP_COLUMNS)
     which = ""
 ctx.table("online_window_sweep", sweep)
 paper = paper_sweep_kj()

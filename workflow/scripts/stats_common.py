@@ -5,28 +5,21 @@ from __future__ import annotations
 
 import pandas as pd
 
-import logging
 
-from _common import setup
+from _context import ScriptContext
 
-from dlenergy import figures as F
 from dlenergy import stats as S
-from dlenergy.io import LABEL_COLUMN, dataset_label, write_csv, write_text
+from dlenergy.io import LABEL_COLUMN, write_csv
 
 #: columns of the runs_<analysis>.csv audit files (those present), before the analysed variables
 ID_COLUMNS = ["run_id", "environment", "architecture", "dataset", "batch_size", "image_size", "total_ram_gb", "gflops"]
 
 
-class Context:
+class Context(ScriptContext):
     def __init__(self, smk):
-        self.smk = smk
-        self.log = setup(smk)
-        logging.getLogger("fontTools").setLevel(logging.WARNING)
-        self.label = dataset_label(smk.input.dataset)
-        self.source = smk.params.source
+        super().__init__(smk)
         self.runs = pd.read_parquet(smk.input.runs).drop(columns=[LABEL_COLUMN], errors="ignore")
         self.cfg = S.StatsConfig.from_dict(smk.params.stats)
-        F.setup()
         self.log.info(
             "%d cleaned runs of source %s; stats config %s; data label %s",
             len(self.runs),
@@ -41,29 +34,31 @@ class Context:
             "%s: %d row(s)\n%s", name, len(df), df.drop(columns=["analysis", "subset"], errors="ignore").to_string()
         )
 
-    def markdown(self, name: str, title: str, sections, notes=None) -> None:
-        notes = list(notes or [])
-        text = S.markdown_document(title, sections, label=self.label, source=self.source, notes=notes)
-        write_text(text, self.smk.output[f"{name}_md"])
-
     def runs_used(self, name: str, sel: S.Selection, values: list[str]) -> None:
         cols = [c for c in ID_COLUMNS if c in sel.frame] + [v for v in values if v in sel.frame and v not in ID_COLUMNS]
         df = sel.frame[cols].sort_values("run_id", kind="stable") if "run_id" in sel.frame else sel.frame[cols]
         df = df.assign(selection=sel.description)
         self.table(name, df)
 
-    def figure(self, name: str, make, *, title: str, reason: str | None = None, note: str | None = None) -> None:
-        """Draw with ``make()``; a skipped analysis (``reason``) or a drawing error gives a placeholder."""
-        F.draw_or_placeholder(
-            make,
-            title=title,
-            reason=reason,
-            pdf=self.smk.output[f"{name}_pdf"],
-            png=self.smk.output[f"{name}_png"],
-            source=self.source,
-            label=self.label,
-            note=note,
-            log=self.log,
+    def kruskal_dunn_markdown(self, name: str, tables: dict, title: str) -> None:
+        """The Markdown of a Kruskal-Wallis table and its Dunn pairs (``<name>`` and ``<name>_dunn``)."""
+        k = tables[name]
+        nd = [
+            f"{r.variable}: {r.not_different}"
+            for r in k.itertuples()
+            if isinstance(r.not_different, str) and r.not_different
+        ]
+        self.markdown(
+            name,
+            title,
+            [("Kruskal-Wallis", k), ("Dunn's post-hoc pairs", tables[f"{name}_dunn"])],
+            [
+                "η² = (H − k + 1) / (n − k); Cliff's δ and Dunn's z beside each pair's p-value.",
+                self.padj_note(),
+                self.ci_note("Cliff's δ (the two groups resampled independently)"),
+                self.group_note(),
+                "Not significantly different: " + ("; ".join(nd) if nd else "none"),
+            ],
         )
 
     def padj_note(self) -> str:

@@ -26,21 +26,8 @@ ctx.markdown(
         ctx.group_note(),
     ],
 )
-k = t["kruskal_dunn_rq1"]
-nd = [
-    f"{r.variable}: {r.not_different}" for r in k.itertuples() if isinstance(r.not_different, str) and r.not_different
-]
-ctx.markdown(
-    "kruskal_dunn_rq1",
-    f"RQ1 Kruskal-Wallis and Dunn's test by architecture (environment: {env})",
-    [("Kruskal-Wallis", k), ("Dunn's post-hoc pairs", t["kruskal_dunn_rq1_dunn"])],
-    [
-        "η² = (H − k + 1) / (n − k); Cliff's δ and Dunn's z beside each pair's p-value.",
-        ctx.padj_note(),
-        ctx.ci_note("Cliff's δ (the two groups resampled independently)"),
-        ctx.group_note(),
-        "Not significantly different: " + ("; ".join(nd) if nd else "none"),
-    ],
+ctx.kruskal_dunn_markdown(
+    "kruskal_dunn_rq1", t, f"RQ1 Kruskal-Wallis and Dunn's test by architecture (environment: {env})"
 )
 ctx.markdown(
     "table6_spearman_flops",

@@ -125,6 +125,24 @@ def errors_kj(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     }
 
 
+#: columns of the online window-sweep table (``tables/online_window_sweep.csv``)
+SWEEP_COLUMNS = [
+    "sweep",
+    "method",
+    "window",
+    "stabilizing_epoch",
+    "n_runs",
+    "n_missing",
+    "rmse_kj",
+    "mae_kj",
+    "mape_pct",
+    "bias_kj",
+    "rmse_sd_kj",
+    "repeats",
+    "paper_rmse_kj",
+]
+
+
 def online_sweep(
     runs: pd.DataFrame,
     epochs: pd.DataFrame,
@@ -204,22 +222,7 @@ def online_sweep(
     for (kind, method), v in paper_sweep_kj().items():
         sel = (out["method"] == method) & (at if kind == "stabilizing" else (out["sweep"] == "random_start"))
         out.loc[sel, "paper_rmse_kj"] = v
-    cols = [
-        "sweep",
-        "method",
-        "window",
-        "stabilizing_epoch",
-        "n_runs",
-        "n_missing",
-        "rmse_kj",
-        "mae_kj",
-        "mape_pct",
-        "bias_kj",
-        "rmse_sd_kj",
-        "repeats",
-        "paper_rmse_kj",
-    ]
-    return out[cols]
+    return out[SWEEP_COLUMNS]
 
 
 def predict_energy(est, X: pd.DataFrame, epochs: pd.DataFrame | None = None) -> np.ndarray:
