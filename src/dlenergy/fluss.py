@@ -422,16 +422,20 @@ def stabilizing_epochs(
     *,
     shard: int | None = None,
     n_shards: int = 1,
+    ingest: dict | None = None,
 ) -> pd.DataFrame:
     """Stabilizing epoch of every run of ``runs`` (of one shard when ``shard`` is given).
 
-    Reads each run's GPU log from ``dataset/runs/<run_id>/gpu.csv``.  Returns :data:`STAB_COLUMNS`
-    sorted by run id, one row per run (status ``no_gpu_log`` when the log is gone).
+    Reads each run's GPU log from ``dataset/runs/<run_id>/gpu.csv`` as ingest reads it (the
+    ``ingest:`` block's plausibility thresholds, the board's TDP).  Returns :data:`STAB_COLUMNS`
+    sorted by run id, one row per run (status ``no_gpu_log`` when the log is gone, ``unreadable_gpu_log``
+    with the reason when it can no longer be read).
     """
-    from .ingest import shard_of
-    from .layout import GPU_FILE, RUNS_DIR
+    from .ingest import IngestConfig, board_tdp_w, shard_of
+    from .layout import GPU_FILE, RUNS_DIR, LayoutError
     from .parsing import read_gpu_log
 
+    plausibility = IngestConfig.from_dict(ingest).plausibility
     p = params or FlussParams()
     set_threads(p.threads)
     enable_stumpy_cache()
@@ -452,7 +456,11 @@ def stabilizing_epochs(
         if not path.is_file():
             rows.append({**base, "n_samples": 0, "status": "no_gpu_log", "reason": f"{path} missing"})
             continue
-        gpu, _ = read_gpu_log(path)
+        try:
+            gpu, _ = read_gpu_log(path, config=plausibility, tdp_w=board_tdp_w(rec.get("gpu_model")))
+        except LayoutError as e:  # changed since ingest, or other thresholds: this run's problem only
+            rows.append({**base, "n_samples": 0, "status": "unreadable_gpu_log", "reason": str(e)[:200]})
+            continue
         res = stabilizing_epoch(gpu, ep, p)
         rows.append({**base, **res})
         log.info(

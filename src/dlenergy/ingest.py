@@ -218,11 +218,12 @@ class _Loaded:
     clock: RunClock
 
 
-def _tdp(rec: dict) -> float | None:
+def board_tdp_w(gpu_model) -> float | None:
+    """The board's TDP from the GPU table, the power cap of a log without ``power.limit`` (None: unknown)."""
     from .gpu_specs import UnknownGPUError, lookup_gpu
 
     try:
-        return lookup_gpu(rec.get("gpu_model")).tdp_w
+        return lookup_gpu(gpu_model).tdp_w
     except (UnknownGPUError, TypeError):
         return None
 
@@ -236,7 +237,7 @@ def _load(dataset: Path, rec: dict, cfg: IngestConfig, out: RunOutcome) -> _Load
         raise LayoutError(f"{dataset / RUNS_FILE}:{rec['_line']}: run has no GPU log ({gpu_path} missing)")
     clock, p = RunClock(), cfg.plausibility
     with _reading(gpu_path):
-        gpu, out.reports["gpu"] = read_gpu_log(gpu_path, config=p, clock=clock, tdp_w=_tdp(rec))
+        gpu, out.reports["gpu"] = read_gpu_log(gpu_path, config=p, clock=clock, tdp_w=board_tdp_w(rec.get("gpu_model")))
     if len(gpu) < 2:
         raise LayoutError(f"{gpu_path}: GPU log has {len(gpu)} readable sample(s), need at least 2")
     if gpu["power_w"].isna().all():

@@ -90,6 +90,7 @@ rule est_fluss_shard:
         dataset=dataset_of,
         fluss=EST_CFG.get("fluss", {}),
         n_shards=N_SHARDS,
+        ingest=config.get("ingest", {}),
     script:
         "../scripts/est_fluss_shard.py"
 

@@ -21,7 +21,15 @@ params = FlussParams.from_dict({**(snakemake.params.fluss or {}), "threads": sna
 cache = enable_stumpy_cache()
 log.info("numba cache: %s; FLUSS %s; %d numba thread(s)", cache, params, snakemake.threads)
 shard = int(snakemake.wildcards.shard)
-df = stabilizing_epochs(snakemake.params.dataset, runs, epochs, params, shard=shard, n_shards=snakemake.params.n_shards)
+df = stabilizing_epochs(
+    snakemake.params.dataset,
+    runs,
+    epochs,
+    params,
+    shard=shard,
+    n_shards=snakemake.params.n_shards,
+    ingest=dict(snakemake.params.ingest),
+)
 write_parquet(df, snakemake.output[0], label)
 log.info(
     "shard %03d: %d runs, statuses %s; %.2f s in all",
