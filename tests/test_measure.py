@@ -316,6 +316,7 @@ def test_command_that_cannot_start_is_recorded_as_127(tmp_path, trace):
     assert res.returncode == 127 and "cannot start" in res.stderr
     runs = read_runs_table(ds / "runs.csv", strict=True).frame
     assert int(runs["return_code"].iloc[0]) == 127
+    assert pd_isna(runs["train_start"].iloc[0])  # no training began: an empty window otherwise
     rd = ds / "runs" / "nocmd"
     assert read_gpu_log(rd / "gpu.csv")[1].n_kept >= 2 and not (rd / "cpu.csv").exists()
     try:

@@ -287,13 +287,16 @@ def _train_start(rdir: Path, command_start: datetime) -> datetime:
 def runs_row(meta: dict, run_id: str, return_code: int, command_start: datetime, rdir: Path) -> dict:
     """The ``runs.csv`` row of a finished run: required columns first, then ``meta``, then what measure knows.
 
-    ``epochs_trained`` is the number of epoch markers unless ``meta`` gives it.
+    ``epochs_trained`` is the number of epoch markers unless ``meta`` gives it.  A command that never
+    started (:data:`RC_NOT_STARTED`) has no ``train_start``: no training began, and its instant would lie
+    on the log's last sample, an empty window.
     """
     row: dict = {k: None for k in RUNS_REQUIRED}
     row.update(meta)
     row["run_id"] = run_id
     row["return_code"] = return_code
-    row["train_start"] = _train_start(rdir, command_start).isoformat(sep=" ")
+    started = return_code != RC_NOT_STARTED
+    row["train_start"] = _train_start(rdir, command_start).isoformat(sep=" ") if started else None
     row["command_start"] = command_start.isoformat(sep=" ")
     epochs_path = rdir / EPOCHS_FILE
     if epochs_path.is_file() and row.get("epochs_trained") in (None, ""):
