@@ -68,6 +68,56 @@ def test_seeded_forest_is_deterministic_and_seed_matters(sample):
     a = clean(runs, epochs, ledger, CleaningConfig(seed=1)).excluded
     b = clean(runs, epochs, ledger, CleaningConfig(seed=1)).excluded
     pd.testing.assert_frame_equal(a, b)
+    # another seed grows other trees: the outliers' scores (in their reasons) are not the same
+    c = clean(runs, epochs, ledger, CleaningConfig(seed=2)).excluded
+    out_a, out_c = (x.loc[x["stage"] == "outlier", "reason"].tolist() for x in (a, c))
+    assert out_a and out_c and out_a != out_c
+
+
+def _outliers_per_group(res, runs, cfg) -> list[tuple[int, int]]:
+    """(runs in the group, runs the forest flagged) for every group the outlier stage looked at."""
+    out = set(res.excluded.loc[res.excluded["stage"] == "outlier", "run_id"])
+    before = set(res.runs["run_id"]) | out  # the runs that reached the outlier stage
+    seen = runs[runs["run_id"].isin(before)]
+    sizes = seen.groupby(list(cfg.outlier_group), dropna=False)["run_id"].agg(list)
+    return [(len(ids), len(out.intersection(ids))) for ids in sizes if len(ids) >= cfg.min_group_size]
+
+
+@pytest.mark.parametrize("contamination", [0.05, 0.3])
+def test_forest_flags_its_configured_share_of_each_group(sample, contamination):
+    """contamination is the share of each group the forest flags (its score quantile): about
+    contamination x n runs of a group of n, whatever the share, not a fixed or automatic threshold."""
+    _, runs, epochs, ledger = sample
+    cfg = CleaningConfig(contamination=contamination)
+    groups = _outliers_per_group(clean(runs, epochs, ledger, cfg), runs, cfg)
+    assert len(groups) >= 2 and sum(n for n, _ in groups) >= 40
+    for n, flagged in groups:
+        assert abs(flagged - contamination * n) <= 1, (n, flagged, contamination)
+
+
+def test_min_epochs_boundary_keeps_a_run_with_exactly_min_epochs(sample):
+    """A run with min_epochs measured epochs is kept; one fewer is excluded as short."""
+    gt, runs, epochs, ledger = sample
+    cfg = CleaningConfig()
+    ok = runs[runs["run_id"].isin(gt.index[gt.defect == "none"]) & runs["has_epoch_markers"].astype(bool)]
+    ids = ok.sort_values("run_id")["run_id"].iloc[:3].tolist()
+    n_ep = dict(zip(ids, [cfg.min_epochs - 1, cfg.min_epochs, cfg.min_epochs + 1]))
+    edited = runs.assign(epochs_measured=runs["run_id"].map(n_ep).fillna(runs["epochs_measured"]))
+    ex = clean(edited, epochs, ledger, cfg).excluded.set_index("run_id")["stage"]
+    assert ex.get(ids[0]) == "short"
+    assert ex.get(ids[1]) != "short" and ex.get(ids[2]) != "short"
+
+
+def test_sampling_period_boundary(sample):
+    """A run sampled more coarsely than its shortest epoch is excluded; one sampled at exactly it is not."""
+    gt, runs, epochs, ledger = sample
+    ok = runs[runs["run_id"].isin(gt.index[gt.defect == "none"]) & runs["has_epoch_markers"].astype(bool)]
+    ids = ok.sort_values("run_id")["run_id"].iloc[:2].tolist()
+    shortest = runs.set_index("run_id").loc[ids, "min_epoch_duration_s"]
+    period = {ids[0]: shortest[ids[0]] * 1.2, ids[1]: shortest[ids[1]]}
+    edited = runs.assign(sampling_period_s=runs["run_id"].map(period).fillna(runs["sampling_period_s"]))
+    ex = clean(edited, epochs, ledger, CleaningConfig()).excluded.set_index("run_id")["stage"]
+    assert ex.get(ids[0]) == "sampling" and ex.get(ids[1]) != "sampling"
 
 
 def test_small_groups_are_skipped_with_a_note(sample):
