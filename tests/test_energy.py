@@ -95,6 +95,7 @@ def F(t):  # ∫ (100 + t) dt, J
 def test_counter_energy_is_read_at_the_window_and_epoch_bounds():
     res = _counter_run(lambda t: 7e6 + 1000 * F(t))  # counter in mJ, starts at an arbitrary offset
     m, ep = res.metrics, res.epochs
+    assert m["duration_s"] == 90 - 10.5  # the window ends at the last epoch's end, not the last sample
     # the counter is interpolated at train_start (10.5 s, between samples) and at each epoch end
     assert m["gpu_counter_energy_j"] == pytest.approx(F(90) - F(10.5), rel=1e-4)
     assert ep["gpu_counter_energy_j"].to_numpy() == pytest.approx(
@@ -107,6 +108,7 @@ def test_counter_energy_is_read_at_the_window_and_epoch_bounds():
 def test_counter_reset_or_missing_gives_nan_not_a_wrong_number():
     reset = _counter_run(lambda t: np.where(t < 50, 1000 * F(t), 1000 * (F(t) - F(50))))
     assert np.isnan(reset.metrics["gpu_counter_energy_j"]) and reset.epochs["gpu_counter_energy_j"].isna().all()
+    assert reset.epochs["gpu_counter_energy_j"].dtype == np.float64
     gaps = _counter_run(lambda t: np.where(t % 7 == 0, np.nan, 1000 * F(t)))  # [N/A] samples are bridged
     assert gaps.metrics["gpu_counter_energy_j"] == pytest.approx(F(90) - F(10.5), rel=1e-3)
     t = np.arange(0, 11, 1.0)
@@ -183,7 +185,7 @@ def _two_gpu_run():
     cpu.loc[t == 10, "ram_used_mb"] = 2000.0
     cpu = cpu.iloc[:-1]  # the psutil log ends at 59 s
     t0 = pd.Timestamp("2023-01-01")
-    epochs = pd.DataFrame({"epoch": [0, 1], "end_time": [t0 + pd.Timedelta(seconds=s) for s in (30, 60)]})
+    epochs = pd.DataFrame({"epoch": [0.0, 1.0], "end_time": [t0 + pd.Timedelta(seconds=s) for s in (30, 60)]})
     return gpu, cpu, epochs, t0 + pd.Timedelta(seconds=10)
 
 
@@ -220,7 +222,8 @@ def test_epoch_table_of_a_two_gpu_run_by_hand():
     assert ep["ram_energy_j"].tolist() == pytest.approx(ram)
     assert ep["energy_j"].tolist() == pytest.approx([F(10, 30) + ram[0], F(30, 60) + ram[1]])
     assert ep["mean_gpu_power_w"].tolist() == pytest.approx([F(10, 30) / 20, F(30, 60) / 30])
-    assert all(ep[c].dtype == np.float64 for c in ("gpu_energy_j", "ram_energy_j", "gpu_counter_energy_j"))
+    floats = ("gpu_energy_j", "ram_energy_j", "gpu_counter_energy_j", "mean_gpu_power_w")
+    assert all(ep[c].dtype == np.float64 for c in floats)
 
 
 def test_without_ram_log_or_epochs_or_second_gpu():
@@ -237,8 +240,12 @@ def test_without_ram_log_or_epochs_or_second_gpu():
     assert none.epochs.empty and set(none.epochs.columns) == set(ep.columns)
     assert none.metrics["end_time"] == pd.Timestamp("2023-01-01") + pd.Timedelta(seconds=60)
     assert np.isnan(none.metrics["min_epoch_duration_s"]) and none.metrics["epochs_measured"] == 0
-    # a missing train_start (NaT) starts the window at the first GPU sample
+    # a missing train_start (NaT) starts the window at the first GPU sample; a nanosecond one is read as such
     assert run_energy(one, None, epochs, pd.NaT).metrics["duration_s"] == 60.0
+    assert run_energy(one, None, epochs, start + pd.Timedelta(1, "ns")).metrics["duration_s"] == pytest.approx(50.0)
+    # without epochs the window ends at the last GPU sample, also for a RAM log that runs on (to 70 s)
+    cpu = _frame("2023-01-01", np.arange(0, 71, 1.0), np.full(71, 1000.0), "ram_used_mb")
+    assert run_energy(one, cpu, None, start).metrics["ram_energy_j"] == pytest.approx(3.75e-4 * 1000 * 50)
 
 
 def test_edge_windows_two_samples_and_an_epoch_before_the_first_sample():
@@ -256,8 +263,17 @@ def test_edge_windows_two_samples_and_an_epoch_before_the_first_sample():
     )
     short = run_energy(gpu.iloc[:2], None, None, None).metrics  # a 1 s run
     assert short["mean_gpu_power_w"] == pytest.approx(150.0)
-    half = run_energy(_frame("2023-01-01", [0.0, 0.25, 0.5], [100.0] * 3), None, None, None).metrics
-    assert half["duration_s"] == 0.5 and half["mean_gpu_power_w"] == pytest.approx(100.0)
+    halves = pd.DataFrame({"epoch": [0, 1], "end_time": [t0 + pd.Timedelta(seconds=s) for s in (0.25, 0.5)]})
+    half = run_energy(_frame("2023-01-01", [0.0, 0.25, 0.5], [100.0] * 3), None, halves, None)
+    assert half.metrics["duration_s"] == 0.5 and half.metrics["mean_gpu_power_w"] == pytest.approx(100.0)
+    assert half.epochs["mean_gpu_power_w"].tolist() == pytest.approx([100.0, 100.0])
+    # one sample in the window: no energy (NaN, as floats)
+    one = run_energy(gpu, None, epochs.iloc[1:], t0 + pd.Timedelta(seconds=2.5))
+    assert np.isnan(one.metrics["gpu_energy_j"]) and one.epochs["gpu_energy_j"].isna().all()
+    assert one.epochs["gpu_energy_j"].dtype == np.float64
+    # the mean RAM used counts the samples at both ends of the window
+    cpu4 = _frame("2023-01-01", t, [4000.0, 1000.0, 1000.0, 4000.0], "ram_used_mb")
+    assert run_energy(gpu, cpu4, None, None).metrics["mean_ram_used_mb"] == 2500.0
     with pytest.raises(ValueError, match="GPU log has no samples"):
         run_energy(gpu.iloc[:0], None, None, None)
 
@@ -328,6 +344,7 @@ def test_counter_check_columns_pass_through():
     }
     empty = counter_check(runs.assign(gpu_counter_energy_j=np.nan))
     assert list(empty.columns) == COUNTER_CHECK_COLUMNS
+    assert counter_check(runs.drop(columns="sampling_period_s"))["sampling_period_s"].isna().all()
     # epochs with a counter energy of 0 J (or none) are not compared; 0.5 J is
     epochs = pd.DataFrame(
         {"run_id": ["c"] * 3, "epoch": [0, 1, 2], "gpu_energy_j": [1.0, 0.6, 2.0], "gpu_counter_energy_j": [0, 0.5, 2]}
