@@ -331,3 +331,44 @@ def test_doctests_of_the_ingest_modules():
     ):
         res = doctest.testmod(mod)
         assert res.failed == 0 and res.attempted > 0, mod.__name__
+
+
+# ----------------------------------------------------------------------------- values with their own units
+
+
+def test_each_value_read_in_its_own_unit_and_bad_ones_counted(tmp_path):
+    """No unit in the header: each value's own unit (none = W); unknown units and junk are NaN and
+    counted as unreadable, [N/A] and empty ones as missing."""
+    odd = ["250", "0.25 kW", "[N/A]", "abc", "100 furlongs", "", "250000 mW", "300 W"]
+    vals = odd + ["200 W"] * 60  # enough good samples to stay under the dropped-share limit
+    p = tmp_path / "g.csv"
+    rows = "".join(f"2024/01/01 10:{i // 60:02d}:{i % 60:02d}.000, {v}\n" for i, v in enumerate(vals))
+    p.write_text("timestamp, gpu_power_draw\n" + rows)
+    df, rep = read_gpu_log(p)
+    nan = float("nan")
+    assert df["power_w"].tolist()[:8] == pytest.approx([250.0, 250.0, nan, nan, nan, nan, 250.0, 300.0], nan_ok=True)
+    assert (df["power_w"].iloc[8:] == 200.0).all() and df["power_w"].dtype == np.float64
+    assert rep.n_unparsed_values == {"power_w": 2} and rep.power.n_missing == 2 and rep.power.n_unparsed == 2
+
+
+def test_header_only_gpu_log_has_the_typed_columns(tmp_path):
+    (tmp_path / "g.csv").write_text(NATIVE + "\n")
+    df, _ = read_gpu_log(tmp_path / "g.csv")
+    assert df.empty and df["timestamp"].dtype == "datetime64[us]" and df["t"].dtype == np.float64
+    assert df["power_w"].dtype == np.float64
+
+
+def test_cpu_log_and_epochs_are_read_on_the_run_clock(tmp_path):
+    """A run's clock (fixed at +01:00 by its GPU log) places a CPU log and epochs written in UTC."""
+    from dlenergy.clock import RunClock
+
+    (tmp_path / "c.csv").write_text(
+        "timestamp,memory usage (MB)\n2024-01-01T09:00:00Z,1000\n2024-01-01T09:00:01Z,1000\n"
+    )
+    (tmp_path / "epochs.csv").write_text("epoch,end_time\n0,2024-01-01T09:00:01Z\n")
+    ten = pd.Timestamp("2024-01-01 10:00:00")
+    cpu, _ = read_cpu_log(tmp_path / "c.csv", clock=RunClock(offset_s=3600))
+    assert cpu["timestamp"].iloc[0] == ten
+    ep = read_epochs(tmp_path / "epochs.csv", clock=RunClock(offset_s=3600))
+    assert ep["end_time"].iloc[0] == ten + pd.Timedelta(seconds=1)
+    assert read_epochs(tmp_path / "epochs.csv")["end_time"].iloc[0] == ten - pd.Timedelta(hours=1, seconds=-1)
