@@ -125,3 +125,30 @@ def test_small_groups_are_skipped_with_a_note(sample):
     res = clean(runs, epochs, ledger, CleaningConfig(min_group_size=10_000))
     assert "outlier" not in set(res.excluded.stage)
     assert any("min_group_size" in n for n in res.notes)
+
+
+def test_each_stage_says_why_and_the_ingest_ledger_is_counted(sample):
+    """The ledger's reason names the rule and the run's own numbers; the ingest stage counts its rows."""
+    gt, runs, epochs, _ = sample
+    bad_log = pd.DataFrame({"run_id": ["unreadable-run"], "stage": ["ingest"], "reason": ["gpu.csv: bad header"]})
+    res = clean(runs, epochs, bad_log, CleaningConfig())
+    ex = res.excluded.set_index("run_id")
+    assert ex.loc["unreadable-run"].tolist() == ["ingest", "gpu.csv: bad header"]
+    s = res.summary.set_index("stage")
+    assert s.loc["ingest"].tolist() == [len(runs) + 1, 1, len(runs)] and s.loc["total", "runs_in"] == len(runs) + 1
+    r = runs.set_index("run_id")
+    for rid, row in ex.drop(index="unreadable-run").iterrows():
+        why = row["reason"]
+        if row["stage"] == "failed":
+            rc = r.loc[rid, "return_code"]
+            assert why == f"return code {'missing' if pd.isna(rc) else int(rc)}"
+        elif row["stage"] == "short":
+            assert why == f"only {r.loc[rid, 'epochs_measured']} measured epochs (< 20)"
+        elif row["stage"] == "sampling":
+            assert why.startswith(f"sampling period {round(r.loc[rid, 'sampling_period_s'], 3)} s > shortest epoch")
+        elif row["stage"] == "missing":
+            assert why.startswith("missing value(s) in ") and r.loc[rid, why[20:].split(", ")].isna().all()
+        else:
+            assert row["stage"] == "outlier" and why.startswith("Isolation Forest outlier in group")
+    none = clean(runs, epochs, None, CleaningConfig()).summary.set_index("stage")
+    assert none.loc["ingest"].tolist() == [len(runs), 0, len(runs)]
