@@ -372,3 +372,20 @@ def test_cpu_log_and_epochs_are_read_on_the_run_clock(tmp_path):
     ep = read_epochs(tmp_path / "epochs.csv", clock=RunClock(offset_s=3600))
     assert ep["end_time"].iloc[0] == ten + pd.Timedelta(seconds=1)
     assert read_epochs(tmp_path / "epochs.csv")["end_time"].iloc[0] == ten - pd.Timedelta(hours=1, seconds=-1)
+
+
+def test_cpu_log_reads_usage_and_refuses_negative_memory_naming_the_line(tmp_path):
+    from dlenergy.plausibility import ImplausibleError
+
+    p = tmp_path / "c.csv"
+    p.write_text(
+        "timestamp,cpu usage (%),memory usage (MB)\n2024-01-01T10:00:00,12.5,1000\n2024-01-01T10:00:01,50,1024\n"
+    )
+    df, _ = read_cpu_log(p)
+    assert df["cpu_usage_pct"].tolist() == [12.5, 50.0] and df["ram_used_mb"].tolist() == [1000.0, 1024.0]
+    p.write_text("timestamp,memory usage (MB)\n2024-01-01T10:00:00,1000\n2024-01-01T10:00:01,-5\n")
+    with pytest.raises(ImplausibleError, match=r"c\.csv:3: negative memory usage \(MB\) -5 \(1 negative"):
+        read_cpu_log(p)
+    p.write_text("timestamp,cpu usage (%)\n2024-01-01T10:00:00,12.5\n")
+    with pytest.raises(LayoutError, match=r"c\.csv:1: CPU log header has no ram used mb column"):
+        read_cpu_log(p)

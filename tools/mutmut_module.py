@@ -80,10 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-children", type=int, default=1)
     ap.add_argument("--keep", type=Path, default=None, help="scratch directory (default /tmp/dlenergy-mutmut/MODULE)")
     ap.add_argument("--rerun-survivors", action="store_true", help="retest only the mutants that survived")
+    ap.add_argument(
+        "--only", default=None, help="mutant name pattern within the module, e.g. 'dlenergy.estimators.online.*'"
+    )
     ap.add_argument("--tests-at", default=None, help="git revision whose tests to run (the score before a change)")
     a = ap.parse_args(argv)
     dest = a.keep or Path("/tmp/dlenergy-mutmut") / a.module
-    pattern = MODULES[a.module][0]
+    pattern = a.only or MODULES[a.module][0]
     mutmut = str(Path(sys.executable).with_name("mutmut"))
     names = [pattern]
     if a.rerun_survivors:
