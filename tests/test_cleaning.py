@@ -152,3 +152,25 @@ def test_each_stage_says_why_and_the_ingest_ledger_is_counted(sample):
             assert row["stage"] == "outlier" and why.startswith("Isolation Forest outlier in group")
     none = clean(runs, epochs, None, CleaningConfig()).summary.set_index("stage")
     assert none.loc["ingest"].tolist() == [len(runs), 0, len(runs)]
+
+
+def test_result_tables_keep_their_columns_and_the_ledger_is_in_stage_order(sample):
+    gt, runs, epochs, ledger = sample
+    res = clean(runs, epochs, ledger, CleaningConfig())
+    ex = res.excluded
+    assert list(ex.columns) == ["run_id", "stage", "reason"] and ex.index.tolist() == list(range(len(ex)))
+    order = [STAGES.index(s) for s in ex["stage"]]
+    assert ex["stage"].map(type).eq(str).all() and order == sorted(order)
+    for _, part in ex.groupby("stage", sort=False):
+        assert part["run_id"].tolist() == sorted(part["run_id"])
+    assert list(res.runs.columns) == list(runs.columns) and res.runs.index.tolist() == list(range(len(res.runs)))
+    assert list(res.epochs.columns) == list(epochs.columns) and res.epochs.index.tolist() == list(
+        range(len(res.epochs))
+    )
+    # nothing to exclude: an empty ledger with its columns; no outlier features: no outlier stage
+    fine = runs[runs["run_id"].isin(gt.index[gt.defect == "none"])]
+    quiet = clean(fine, epochs, None, CleaningConfig(min_group_size=10_000))
+    assert quiet.excluded.empty and list(quiet.excluded.columns) == ["run_id", "stage", "reason"]
+    assert len(quiet.runs) == len(fine)
+    nofeat = clean(runs, epochs, ledger, CleaningConfig(outlier_features=()))
+    assert "outlier" not in set(nofeat.excluded["stage"])
