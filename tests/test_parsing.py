@@ -389,3 +389,28 @@ def test_cpu_log_reads_usage_and_refuses_negative_memory_naming_the_line(tmp_pat
     p.write_text("timestamp,cpu usage (%)\n2024-01-01T10:00:00,12.5\n")
     with pytest.raises(LayoutError, match=r"c\.csv:1: CPU log header has no ram used mb column"):
         read_cpu_log(p)
+
+
+def test_epoch_markers_extra_columns_order_and_blank_files(tmp_path):
+    """Extra columns are kept (numeric when they all are, empty = NaN), trailing empty fields ignored;
+    epochs must strictly increase (end times may tie); non-integer epochs are refused."""
+    p = tmp_path / "epochs.csv"
+    p.write_text(
+        "epoch,end_time,val_loss,note\n0,2024-01-01T10:00:10,0.5,warm\n\n"
+        "1,2024-01-01T10:00:20,,ok,,\n2,2024-01-01T10:00:20,0.25,ok\n"
+    )
+    ep = read_epochs(p)
+    assert list(ep.columns) == ["epoch", "end_time", "val_loss", "note"] and ep.index.tolist() == [0, 1, 2]
+    assert ep["epoch"].tolist() == [0, 1, 2] and ep["epoch"].dtype == np.int64
+    assert ep["val_loss"].tolist() == pytest.approx([0.5, float("nan"), 0.25], nan_ok=True)
+    assert ep["note"].tolist() == ["warm", "ok", "ok"]
+    p.write_text("epoch,end_time\n0,2024-01-01T10:00:10\n2,2024-01-01T10:00:20\n2,2024-01-01T10:00:30\n")
+    with pytest.raises(LayoutError, match=r"epochs\.csv:4: epoch markers out of order \(epoch 2 after 2\)"):
+        read_epochs(p)
+    p.write_text("epoch,end_time\n0,2024-01-01T10:00:10\n1.5,2024-01-01T10:00:20\n")
+    with pytest.raises(LayoutError, match=r"epochs\.csv:3: bad epoch marker"):
+        read_epochs(p)
+    for blank in ("epoch,end_time\n", "epoch,end_time\n\n\n"):
+        p.write_text(blank)
+        empty = read_epochs(p)
+        assert empty.empty and empty["epoch"].dtype == np.int64 and empty["end_time"].dtype == "datetime64[us]"
