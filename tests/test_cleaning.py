@@ -72,6 +72,9 @@ def test_seeded_forest_is_deterministic_and_seed_matters(sample):
     c = clean(runs, epochs, ledger, CleaningConfig(seed=2)).excluded
     out_a, out_c = (x.loc[x["stage"] == "outlier", "reason"].tolist() for x in (a, c))
     assert out_a and out_c and out_a != out_c
+    # and another number of trees too (the configured 200, not scikit-learn's default 100)
+    d = clean(runs, epochs, ledger, CleaningConfig(seed=1, n_estimators=100)).excluded
+    assert d.loc[d["stage"] == "outlier", "reason"].tolist() != out_a
 
 
 def _outliers_per_group(res, runs, cfg) -> list[tuple[int, int]]:
@@ -131,7 +134,10 @@ def test_each_stage_says_why_and_the_ingest_ledger_is_counted(sample):
     """The ledger's reason names the rule and the run's own numbers; the ingest stage counts its rows."""
     gt, runs, epochs, _ = sample
     bad_log = pd.DataFrame({"run_id": ["unreadable-run"], "stage": ["ingest"], "reason": ["gpu.csv: bad header"]})
+    failed = runs.loc[runs["return_code"].ne(0), "run_id"].iloc[0]
+    runs = runs.assign(return_code=runs["return_code"].astype("Int64").mask(runs["run_id"] == failed))
     res = clean(runs, epochs, bad_log, CleaningConfig())
+    assert res.excluded.set_index("run_id").loc[failed, "reason"] == "return code missing"
     ex = res.excluded.set_index("run_id")
     assert ex.loc["unreadable-run"].tolist() == ["ingest", "gpu.csv: bad header"]
     s = res.summary.set_index("stage")
