@@ -186,6 +186,11 @@ def test_which_tdp_wins_spec_or_logged_limit():
     np.testing.assert_allclose(ga, (300.0 * 0.5 + 16 * 0.3725) * t, rtol=1e-12)
     with pytest.raises(ValueError, match="tdp must be"):
         MLCO2Estimator(tdp="board").fit(runs, y).predict(runs)
+    # a runs table without the logged limit: the table's TDP, NaN (a float) for a GPU it does not know
+    bare = pd.DataFrame({"gpu_model": ["NVIDIA GeForce RTX 3090", "no such board"]})
+    for source in ("spec", "logged"):
+        got = tdp_of(bare, source)
+        assert got.dtype == np.float64 and got[0] == 350.0 and np.isnan(got[1])
 
 
 def test_green_algorithms_ram_term_is_per_gb_as_given():
