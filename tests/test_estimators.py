@@ -111,6 +111,10 @@ def test_power_based_duration_fallback_keeps_the_unstable_epochs():
     running = runs.drop(columns="duration_s")
     p = OnlinePowerEstimator(window=4, stabilizing_epoch=3).fit(running, running["energy_j"]).predict(running, ep)
     assert p[0] == pytest.approx(50.0 * 21.0, rel=1e-12)  # 1050 J; without d_u: 900 J
+    # with the measured training duration (the paper's evaluation), that one, not the projection
+    measured = runs.assign(duration_s=30.0)
+    p = OnlinePowerEstimator(window=4, stabilizing_epoch=3).fit(measured, measured["energy_j"]).predict(measured, ep)
+    assert p[0] == pytest.approx(50.0 * 30.0, rel=1e-12)
 
 
 def test_online_window_that_does_not_fit_gives_nan_and_reason():
