@@ -111,6 +111,10 @@ def test_power_based_duration_fallback_keeps_the_unstable_epochs():
     running = runs.drop(columns="duration_s")
     p = OnlinePowerEstimator(window=4, stabilizing_epoch=3).fit(running, running["energy_j"]).predict(running, ep)
     assert p[0] == pytest.approx(50.0 * 21.0, rel=1e-12)  # 1050 J; without d_u: 900 J
+    # with the measured training duration (the paper's evaluation), that one, not the projection
+    measured = runs.assign(duration_s=30.0)
+    p = OnlinePowerEstimator(window=4, stabilizing_epoch=3).fit(measured, measured["energy_j"]).predict(measured, ep)
+    assert p[0] == pytest.approx(50.0 * 30.0, rel=1e-12)
 
 
 def test_online_window_that_does_not_fit_gives_nan_and_reason():
@@ -186,6 +190,11 @@ def test_which_tdp_wins_spec_or_logged_limit():
     np.testing.assert_allclose(ga, (300.0 * 0.5 + 16 * 0.3725) * t, rtol=1e-12)
     with pytest.raises(ValueError, match="tdp must be"):
         MLCO2Estimator(tdp="board").fit(runs, y).predict(runs)
+    # a runs table without the logged limit: the table's TDP, NaN (a float) for a GPU it does not know
+    bare = pd.DataFrame({"gpu_model": ["NVIDIA GeForce RTX 3090", "no such board"]})
+    for source in ("spec", "logged"):
+        got = tdp_of(bare, source)
+        assert got.dtype == np.float64 and got[0] == 350.0 and np.isnan(got[1])
 
 
 def test_green_algorithms_ram_term_is_per_gb_as_given():

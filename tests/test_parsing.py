@@ -331,3 +331,86 @@ def test_doctests_of_the_ingest_modules():
     ):
         res = doctest.testmod(mod)
         assert res.failed == 0 and res.attempted > 0, mod.__name__
+
+
+# ----------------------------------------------------------------------------- values with their own units
+
+
+def test_each_value_read_in_its_own_unit_and_bad_ones_counted(tmp_path):
+    """No unit in the header: each value's own unit (none = W); unknown units and junk are NaN and
+    counted as unreadable, [N/A] and empty ones as missing."""
+    odd = ["250", "0.25 kW", "[N/A]", "abc", "100 furlongs", "", "250000 mW", "300 W"]
+    vals = odd + ["200 W"] * 60  # enough good samples to stay under the dropped-share limit
+    p = tmp_path / "g.csv"
+    rows = "".join(f"2024/01/01 10:{i // 60:02d}:{i % 60:02d}.000, {v}\n" for i, v in enumerate(vals))
+    p.write_text("timestamp, gpu_power_draw\n" + rows)
+    df, rep = read_gpu_log(p)
+    nan = float("nan")
+    assert df["power_w"].tolist()[:8] == pytest.approx([250.0, 250.0, nan, nan, nan, nan, 250.0, 300.0], nan_ok=True)
+    assert (df["power_w"].iloc[8:] == 200.0).all() and df["power_w"].dtype == np.float64
+    assert rep.n_unparsed_values == {"power_w": 2} and rep.power.n_missing == 2 and rep.power.n_unparsed == 2
+
+
+def test_header_only_gpu_log_has_the_typed_columns(tmp_path):
+    (tmp_path / "g.csv").write_text(NATIVE + "\n")
+    df, _ = read_gpu_log(tmp_path / "g.csv")
+    assert df.empty and df["timestamp"].dtype == "datetime64[us]" and df["t"].dtype == np.float64
+    assert df["power_w"].dtype == np.float64
+
+
+def test_cpu_log_and_epochs_are_read_on_the_run_clock(tmp_path):
+    """A run's clock (fixed at +01:00 by its GPU log) places a CPU log and epochs written in UTC."""
+    from dlenergy.clock import RunClock
+
+    (tmp_path / "c.csv").write_text(
+        "timestamp,memory usage (MB)\n2024-01-01T09:00:00Z,1000\n2024-01-01T09:00:01Z,1000\n"
+    )
+    (tmp_path / "epochs.csv").write_text("epoch,end_time\n0,2024-01-01T09:00:01Z\n")
+    ten = pd.Timestamp("2024-01-01 10:00:00")
+    cpu, _ = read_cpu_log(tmp_path / "c.csv", clock=RunClock(offset_s=3600))
+    assert cpu["timestamp"].iloc[0] == ten
+    ep = read_epochs(tmp_path / "epochs.csv", clock=RunClock(offset_s=3600))
+    assert ep["end_time"].iloc[0] == ten + pd.Timedelta(seconds=1)
+    assert read_epochs(tmp_path / "epochs.csv")["end_time"].iloc[0] == ten - pd.Timedelta(hours=1, seconds=-1)
+
+
+def test_cpu_log_reads_usage_and_refuses_negative_memory_naming_the_line(tmp_path):
+    from dlenergy.plausibility import ImplausibleError
+
+    p = tmp_path / "c.csv"
+    p.write_text(
+        "timestamp,cpu usage (%),memory usage (MB)\n2024-01-01T10:00:00,12.5,1000\n2024-01-01T10:00:01,50,1024\n"
+    )
+    df, _ = read_cpu_log(p)
+    assert df["cpu_usage_pct"].tolist() == [12.5, 50.0] and df["ram_used_mb"].tolist() == [1000.0, 1024.0]
+    p.write_text("timestamp,memory usage (MB)\n2024-01-01T10:00:00,1000\n2024-01-01T10:00:01,-5\n")
+    with pytest.raises(ImplausibleError, match=r"c\.csv:3: negative memory usage \(MB\) -5 \(1 negative"):
+        read_cpu_log(p)
+    p.write_text("timestamp,cpu usage (%)\n2024-01-01T10:00:00,12.5\n")
+    with pytest.raises(LayoutError, match=r"c\.csv:1: CPU log header has no ram used mb column"):
+        read_cpu_log(p)
+
+
+def test_epoch_markers_extra_columns_order_and_blank_files(tmp_path):
+    """Extra columns are kept (numeric when they all are, empty = NaN), trailing empty fields ignored;
+    epochs must strictly increase (end times may tie); non-integer epochs are refused."""
+    p = tmp_path / "epochs.csv"
+    p.write_text(
+        "epoch,end_time,val_loss,note\n0,2024-01-01T10:00:10,0.5,warm\n\n"
+        "1,2024-01-01T10:00:20,,ok,,\n2,2024-01-01T10:00:20,0.25,ok\n"
+    )
+    ep = read_epochs(p)
+    assert list(ep.columns) == ["epoch", "end_time", "val_loss", "note"] and ep.index.tolist() == [0, 1, 2]
+    assert ep["epoch"].tolist() == [0, 1, 2] and ep["epoch"].dtype == np.int64
+    assert ep["val_loss"].tolist() == pytest.approx([0.5, float("nan"), 0.25], nan_ok=True)
+    assert ep["note"].tolist() == ["warm", "ok", "ok"]
+    p.write_text("epoch,end_time\n0,2024-01-01T10:00:10\n2,2024-01-01T10:00:20\n2,2024-01-01T10:00:30\n")
+    with pytest.raises(LayoutError, match=r"epochs\.csv:4: epoch markers out of order \(epoch 2 after 2\)"):
+        read_epochs(p)
+    p.write_text("epoch,end_time\n0,2024-01-01T10:00:10\n1.5,2024-01-01T10:00:20\n")
+    with pytest.raises(LayoutError, match=r"epochs\.csv:3: bad epoch marker"):
+        read_epochs(p)
+    for blank in ("epoch,end_time\n", "epoch,end_time\n\n\n"):
+        p.write_text(blank)
+        empty = read_epochs(p)
+        assert empty.empty and empty["epoch"].dtype == np.int64 and empty["end_time"].dtype == "datetime64[us]"

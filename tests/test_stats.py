@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,8 @@ from scipy import stats as ss
 
 from dlenergy import figures as F
 from dlenergy import stats as S
+
+ROOT = Path(__file__).resolve().parents[1]
 
 ARCHS = {"mobilenet_v2": 0.06, "nasnet_mobile": 0.37, "resnet50": 2.5, "xception": 3.0, "vgg16": 10.0}
 ENVS = {"local_normal_user": (60.0, 32), "local_ml_engineer": (240.0, 32), "cloud": (350.0, 16)}
@@ -279,12 +282,30 @@ def test_sources_without_the_experiment_get_skipped_rows(cfg):
     assert r.status.iloc[0] == "skipped" and "1 allocated-RAM level" in r.note.iloc[0]
 
 
-def test_markdown_carries_label_and_p_adjust(runs, cfg):
-    t = S.rq1_tables(runs, cfg)
-    md = S.markdown_document(
-        "T", [("", t["kruskal_dunn_rq1"])], label="synthetic sample (x)", source="sample", notes=["adjusted with holm"]
-    )
-    assert "> **Data label:** synthetic sample (x)" in md and "holm" in md and "| variable |" in md
+def _markdown_column(md: str, name: str) -> list[str]:
+    """The cells of column ``name`` of the (first) Markdown table in ``md``."""
+    rows = [line for line in md.splitlines() if line.startswith("|")]
+    cells = [[c.strip() for c in r.strip().strip("|").split("|")] for r in rows]
+    j = cells[0].index(name)
+    return [c[j] for c in cells[2:]]  # header, separator, then the rows
+
+
+@pytest.mark.parametrize("p_adjust", ["bonferroni", "holm"])
+def test_markdown_carries_label_and_p_adjust(runs, p_adjust):
+    """The table itself names the adjustment the configuration asked for (no note passed in)."""
+    cfg = S.StatsConfig(p_adjust=p_adjust, bootstrap={"n_resamples": 0})
+    t = S.rq1_tables(runs, cfg)["kruskal_dunn_rq1"]
+    md = S.markdown_document("T", [("", t)], label="synthetic sample (x)", source="sample")
+    assert "> **Data label:** synthetic sample (x)" in md and "Source: `sample`" in md
+    assert _markdown_column(md, "p_adjust") == [p_adjust] * len(t) and len(t) == 4
+    assert "Data label" not in S.markdown_document("T", [("", t)], label=None, source="real")
+
+
+def test_ram_used_gb_is_mib_over_1024():
+    """mean_ram_used_mb is MiB (2**20 bytes, dlenergy.parsing); ram_used_gb is GiB (2**30 bytes)."""
+    d = S.add_derived(pd.DataFrame({"mean_ram_used_mb": [6144.0, 16384.0], "energy_j": [3.6e6, 7.2e6]}))
+    assert d["ram_used_gb"].tolist() == [6144 * 2**20 / 2**30, 16.0]
+    assert d["energy_kj"].tolist() == [3600.0, 7200.0]
 
 
 def test_figures_are_deterministic(tmp_path, runs):
@@ -334,6 +355,26 @@ def test_seaa2023_rq1_kruskal(seaa_runs, cfg):
     row = best[best.statistic == "max pairwise reduction (best combination)"].iloc[-1]
     assert row["from"] == "local_ml_engineer / vgg16" and row["to"] == "local_ml_engineer / mobilenet_v2"
     assert row.reduction == pytest.approx(0.8072, abs=0.03)  # paper §5.1: 80.72 %
+
+
+PAPER_VARIABLE = {"energy": "energy_per_image_j", "gpu_usage": "gpu_usage_pct", "time_per_image": "time_per_image_ms"}
+
+
+def test_shipped_p_adjust_reproduces_the_papers_not_different_pairs(seaa_runs):
+    """config.yaml's Dunn adjustment on the real SEAA data: the paper's not-different pairs (Fig. 2,
+    paper_targets.csv) are all not different, and time/image's are exactly the paper's three."""
+    import yaml
+
+    stats_cfg = yaml.safe_load((ROOT / "config.yaml").read_text())["stats"]
+    cfg = S.StatsConfig.from_dict({**stats_cfg, "bootstrap": {"n_resamples": 0}})
+    nd = S.rq1_tables(seaa_runs, cfg)["kruskal_dunn_rq1"].set_index("variable")["not_different"]
+    targets = pd.read_csv(ROOT / "src/dlenergy/data/paper_targets.csv", comment="#").set_index("key")["value"]
+    for short, variable in PAPER_VARIABLE.items():
+        paper = {frozenset(p.split("-")) for p in targets[f"rq1_cloud_chesslive.dunn_not_different.{short}"].split(";")}
+        ours = {frozenset(p.split(" – ")) for p in nd[variable].split("; ") if p}
+        assert paper <= ours, (variable, paper - ours)
+        if short == "time_per_image":
+            assert ours == paper
 
 
 def test_seaa2023_cis_contain_their_estimates(seaa_runs):
