@@ -86,7 +86,7 @@ import pandas as pd
 from scipy.signal import lfilter
 
 from . import RAM_W_PER_MB, SYNTHETIC_LABEL, __version__
-from .layout import CPU_FILE, EPOCHS_FILE, GPU_FILE, LAYOUT_VERSION, RUNS_DIR, RUNS_FILE
+from .layout import CPU_FILE, EPOCHS_FILE, GPU_FILE, LAYOUT_VERSION, RUNS_DIR, RUNS_FILE, RUNS_REQUIRED
 
 __all__ = [
     "DEFAULT_RATES",
@@ -112,19 +112,9 @@ DEFAULT_RATES: dict[str, float] = {
 #: defects that make a cleaning stage exclude the run before the outlier stage
 _EXCLUDING = ("failed", "oom", "missing", "short", "coarse_sampling")
 
+#: runs.csv columns the simulator writes: layout v1's required ones, then optional ones
 RUNS_COLUMNS = [
-    "run_id",
-    "environment",
-    "gpu_model",
-    "architecture",
-    "dataset",
-    "batch_size",
-    "image_size",
-    "training_size",
-    "validation_size",
-    "total_ram_gb",
-    "gflops",
-    "return_code",
+    *RUNS_REQUIRED,
     "f1",
     "accuracy",
     "epochs_trained",
