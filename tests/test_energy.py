@@ -226,6 +226,15 @@ def test_epoch_table_of_a_two_gpu_run_by_hand():
     assert all(ep[c].dtype == np.float64 for c in floats)
 
 
+def test_logged_gpu_name_skips_a_first_line_without_one():
+    """An empty name on the log's first line is missing (the parser reads it as NA), not the name "nan"."""
+    gpu, cpu, epochs, start = _two_gpu_run()
+    gpu["gpu_name"] = pd.Series([None] + ["NVIDIA B"] * 60, dtype="category")
+    assert run_energy(gpu, cpu, epochs, start).metrics["gpu_name_logged"] == "NVIDIA B"
+    gpu["gpu_name"] = pd.Series([None] * 61, dtype="category")
+    assert run_energy(gpu, cpu, epochs, start).metrics["gpu_name_logged"] is None
+
+
 def test_without_ram_log_or_epochs_or_second_gpu():
     gpu, _, epochs, start = _two_gpu_run()
     one = gpu.drop(columns=["power_w_gpu0", "power_w_gpu1", "power_limit_w", "gpu_name"])

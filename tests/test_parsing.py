@@ -414,3 +414,197 @@ def test_epoch_markers_extra_columns_order_and_blank_files(tmp_path):
         p.write_text(blank)
         empty = read_epochs(p)
         assert empty.empty and empty["epoch"].dtype == np.int64 and empty["end_time"].dtype == "datetime64[us]"
+
+
+# ----------------------------------------------------------------------------- mutation survivors (issue 13 item 10)
+# Exact outcomes, worked out by hand from the rules in the modules' docstrings (series: duplicates
+# merged, conflicting ones NaN, small clock steps re-sorted; multigpu: lines of no GPU dropped).
+
+
+def _cpu(tmp_path, rows, header="timestamp,cpu usage (%),memory usage (MB)"):
+    p = tmp_path / "c.csv"
+    p.write_text(header + "\n" + "".join(r + "\n" for r in rows))
+    return p
+
+
+def test_cpu_log_duplicates_merge_on_memory_and_conflicts_drop_it(tmp_path):
+    """Samples at one instant merge (mean); when their memory disagrees by more than 1 % that instant's
+    memory is unknown (NaN), whatever the CPU usage does; the line kept is the first of the instant."""
+    p = _cpu(
+        tmp_path,
+        [
+            "2024-01-01T10:00:00,10,1000",
+            "2024-01-01T10:00:01,20,1000",
+            "2024-01-01T10:00:01,40,1004",  # 0.4 % apart: a line written twice, averaged
+            "2024-01-01T10:00:02,50,1000",
+            "2024-01-01T10:00:02,70,2000",  # 100 % apart: two loggers, nobody can tell
+            "2024-01-01T10:00:03,10,1000",
+        ],
+    )
+    df, rep = read_cpu_log(p)
+    assert df["ram_used_mb"].tolist() == pytest.approx([1000.0, 1002.0, float("nan"), 1000.0], nan_ok=True)
+    assert df["cpu_usage_pct"].tolist() == [10.0, 30.0, 60.0, 10.0]
+    assert df["t"].diff().iloc[1:].tolist() == [1.0, 1.0, 1.0]
+    assert rep.n_duplicates == 2 and rep.lines.tolist() == [2, 3, 5, 7]
+
+
+def test_cpu_log_clock_steps_back_resorted_or_refused_by_the_configured_threshold(tmp_path):
+    from dlenergy.plausibility import ImplausibleError, Plausibility
+
+    small = _cpu(
+        tmp_path,
+        [
+            "2024-01-01T10:00:00,1,1000",
+            "2024-01-01T10:00:02,2,1000",
+            "2024-01-01T10:00:01.5,3,1100",
+            "2024-01-01T10:00:03,4,1000",
+        ],
+    )
+    df, rep = read_cpu_log(small)  # 0.5 s back: a line written late, sorted back in
+    assert df["t"].diff().iloc[1:].tolist() == [1.5, 0.5, 1.0]
+    assert df["ram_used_mb"].tolist() == [1000, 1100, 1000, 1000]
+    assert rep.n_reordered == 1 and rep.lines.tolist() == [2, 4, 3, 5]
+    big = _cpu(
+        tmp_path,
+        [
+            "2024-01-01T10:00:00,1,1000",
+            "2024-01-01T10:00:05,2,1000",
+            "2024-01-01T10:00:02,3,1100",
+            "2024-01-01T10:00:06,4,1000",
+        ],
+    )
+    msg = (
+        r"c\.csv:4: the clock steps back by 3\.000 s \(from 2024-01-01T10:00:05\.000000 to "
+        r"2024-01-01T10:00:02\.000000\); more than 2 s is a clock change"
+    )
+    with pytest.raises(ImplausibleError, match=msg):
+        read_cpu_log(big)
+    df, rep = read_cpu_log(big, config=Plausibility(max_clock_backstep_s=5.0))  # the threshold is the config's
+    assert rep.n_reordered == 1 and df["ram_used_mb"].tolist() == [1000, 1100, 1000, 1000]
+
+
+def test_cpu_log_refusals_name_the_file_and_the_kind(tmp_path):
+    with pytest.raises(LayoutError, match=r"nope\.csv: CPU log not found"):
+        read_cpu_log(tmp_path / "nope.csv")
+    p = _cpu(tmp_path, ["2024-01-01T10:00:00,1,2"], header="timestamp,cpu usage (%),memory usage (furlongs)")
+    with pytest.raises(
+        LayoutError,
+        match=r"c\.csv:1: column 'memory usage \(furlongs\)' is in \[furlongs\]; memory is read in "
+        r"MiB, MB, GiB, GB, KiB, KB, B, bytes only",
+    ):
+        read_cpu_log(p)
+
+
+def test_cpu_log_with_zones_and_no_clock_is_read_at_its_first_zone(tmp_path):
+    p = _cpu(tmp_path, ["2024-01-01T10:00:00+01:00,5,1000", "2024-01-01T09:00:01Z,5,1000"])
+    df, _ = read_cpu_log(p)
+    assert df["timestamp"].tolist() == [pd.Timestamp("2024-01-01 10:00:00"), pd.Timestamp("2024-01-01 10:00:01")]
+
+
+def test_negative_gpu_memory_refuses_the_log_naming_file_and_line(tmp_path):
+    from dlenergy.plausibility import ImplausibleError
+
+    p = tmp_path / "g.csv"
+    p.write_text(
+        "timestamp, memory.used [MiB], power.draw [W]\n2024/01/01 10:00:00.000, 1000 MiB, 100.00 W\n"
+        "2024/01/01 10:00:01.000, -5 MiB, 100.00 W\n2024/01/01 10:00:02.000, -7 MiB, 100.00 W\n"
+    )
+    with pytest.raises(
+        ImplausibleError, match=r"^.*g\.csv:3: negative GPU memory used \(MiB\) -5 \(2 negative value\(s\)\)$"
+    ):
+        read_gpu_log(p)
+
+
+def _two_gpu_lines(n, odd_at=None):
+    """Readings 1 s apart, GPU 0 (200 W) then GPU 1 (100 W) 60 ms later; ``odd_at``: {reading: line}
+    inserted after that reading's GPU 0 line."""
+    out = ["timestamp, index, power.draw [W]"]
+    for r in range(n):
+        out.append(f"2024/01/01 10:00:{r:02d}.000, 0, 200.00 W")
+        if odd_at and r in odd_at:
+            out.append(odd_at[r].format(ts=f"2024/01/01 10:00:{r:02d}.030"))
+        out.append(f"2024/01/01 10:00:{r:02d}.060, 1, 100.00 W")
+    return out
+
+
+@pytest.mark.parametrize(
+    "odd_at, expect_lines",
+    [
+        # an empty index (one line) and a damaged one (on under 10 % of a GPU's lines): no GPU's
+        ({5: "{ts}, , 999.00 W"}, [2, 4, 6, 8, 10, 12, 15, 17, 19, 21, 23, 25]),
+        ({0: "{ts}, 7, 999.00 W", 8: "{ts}, , 999.00 W"}, [2, 5, 7, 9, 11, 13, 15, 17, 19, 22, 24, 26]),
+    ],
+)
+def test_gpu_lines_of_no_gpu_are_dropped_and_counted(tmp_path, odd_at, expect_lines):
+    p = tmp_path / "g.csv"
+    p.write_text("\n".join(_two_gpu_lines(12, odd_at)) + "\n")
+    df, rep = read_gpu_log(p)
+    assert rep.n_gpus == 2 and rep.gpu_labels == ["0", "1"]
+    assert rep.n_odd_gpu_lines == len(odd_at) and rep.n_dropped == len(odd_at) and rep.n_filled == 0
+    assert df["power_w"].tolist() == [300.0] * 12
+    assert df["power_w_gpu0"].tolist() == [200.0] * 12 and df["power_w_gpu1"].tolist() == [100.0] * 12
+    assert df["t"].diff().iloc[1:].tolist() == [1.0] * 11 and rep.lines.tolist() == expect_lines
+
+
+def test_a_one_gpu_log_with_every_line_written_twice_is_not_a_burst(tmp_path):
+    """Repeated lines (same time, same power) are duplicates, not the bursts of a multi-GPU log."""
+    rows = [f"2024/01/01 10:00:{r:02d}.000, {100 + r}.00 W" for r in range(30)]
+    p = tmp_path / "g.csv"
+    p.write_text("timestamp, power.draw [W]\n" + "".join(f"{x}\n{x}\n" for x in rows))
+    df, rep = read_gpu_log(p)
+    assert rep.n_gpus == 1 and rep.n_duplicates == 30 and rep.power.n_conflicting == 0
+    assert df["power_w"].tolist() == [100.0 + r for r in range(30)]
+
+
+def test_an_empty_gpu_name_is_missing_not_a_name(tmp_path):
+    p = tmp_path / "g.csv"
+    p.write_text(
+        "timestamp, name, power.draw [W]\n2024/01/01 10:00:00.000, , 100.00 W\n"
+        "2024/01/01 10:00:01.000, A100, 100.00 W\n2024/01/01 10:00:02.000, A100, 100.00 W\n"
+    )
+    df, _ = read_gpu_log(p)
+    assert df["gpu_name"].isna().tolist() == [True, False, False] and df["gpu_name"].tolist()[1:] == ["A100", "A100"]
+    assert list(df["gpu_name"].cat.categories) == ["A100"]
+
+
+def test_a_chunk_of_unreadable_lines_changes_nothing(tmp_path, monkeypatch):
+    """A multi-GPU log read in small chunks (as an 8 MiB chunk of a huge log would be) where whole
+    chunks hold only lines with unreadable timestamps: the readings are the same as read whole."""
+    import functools
+
+    import dlenergy.parsing as parsing
+    from dlenergy.textlog import Damage, iter_chunks
+
+    lines = _two_gpu_lines(12)
+    junk = ["not a time, 0, 999.00 W"] * 20
+    p = tmp_path / "g.csv"
+    p.write_text("\n".join(lines[:13] + junk + lines[13:]) + "\n")  # after reading 5
+    small = functools.partial(iter_chunks, chunk_bytes=96)
+    assert any(set(c.data.decode().splitlines()) == {junk[0]} for c in small(p, Damage()))  # the case tested
+    monkeypatch.setattr(parsing, "iter_chunks", small)
+    df, rep = read_gpu_log(p)
+    assert rep.n_bad_timestamp == 20 and rep.bad_timestamp_lines == list(range(14, 34))
+    assert rep.n_gpus == 2 and df["power_w"].tolist() == [300.0] * 12
+    assert df["power_w_gpu1"].tolist() == [100.0] * 12 and rep.lines.tolist()[5:7] == [12, 34]
+
+
+def test_epoch_file_refusals_and_blank_files(tmp_path):
+    p = tmp_path / "epochs.csv"
+    with pytest.raises(LayoutError, match=r"epochs\.csv: epoch file not found"):
+        read_epochs(p)
+    p.write_text("epoch,end_time\n0,2024-01-01T10:00:10\nabc,2024-01-01T10:00:20\n")
+    with pytest.raises(
+        LayoutError,
+        match=r"epochs\.csv:3: bad epoch marker \['abc', '2024-01-01T10:00:20'\] \(need integer epoch and a timestamp\)$",
+    ):
+        read_epochs(p)
+    from dlenergy.parsing import read_epochs_lines
+
+    for blank in ("\n\n", "  \n \n", "epoch,end_time\n\n \n"):  # nothing but blank lines (after the header)
+        p.write_text(blank)
+        ep, numbers = read_epochs_lines(p)
+        assert ep.empty and list(ep.columns) == ["epoch", "end_time"]
+        assert len(numbers) == 0 and numbers.dtype == np.int64
+    p.write_text("epoch,end_time\n0.0,2024-01-01T10:00:10\n1.0,2024-01-01T10:00:20\n")  # integers written as floats
+    ep, numbers = read_epochs_lines(p)
+    assert ep["epoch"].tolist() == [0, 1] and ep["epoch"].dtype == np.int64 and numbers.tolist() == [2, 3]

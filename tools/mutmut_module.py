@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: module -> (mutant name pattern, the module's own tests)
+#: module -> (mutant name pattern, the module's own tests; a ``*`` matches several test files)
 MODULES = {
     "energy": ("dlenergy.energy.*", ["tests/test_energy.py"]),
     "parsing": (
@@ -33,14 +33,22 @@ MODULES = {
     ),
     "cleaning": ("dlenergy.cleaning.*", ["tests/test_cleaning.py"]),
     "fluss": ("dlenergy.fluss.*", ["tests/test_fluss.py"]),
-    "estimators": ("dlenergy.estimators.*", ["tests/test_estimators.py"]),
-    "stats": ("dlenergy.stats.*", ["tests/test_stats.py"]),
+    "estimators": (
+        "dlenergy.estimators.*",
+        ["tests/test_estimators*.py", "tests/test_cli_estimate.py", "tests/test_figures.py"],
+    ),
+    "stats": ("dlenergy.stats.*", ["tests/test_stats*.py"]),
 }
 
 
 def _files_of(module: str) -> str:
     """The only_mutate glob of a module: its file, or its subpackage."""
     return "src/dlenergy/estimators/*" if module == "estimators" else f"src/dlenergy/{module}.py"
+
+
+def _test_files(module: str, dest: Path) -> list[str]:
+    """The module's test files in the copy, globs expanded (pytest gets them as given, unexpanded)."""
+    return [str(f.relative_to(dest)) for pat in MODULES[module][1] for f in sorted(dest.glob(pat))]
 
 
 def scratch_copy(module: str, dest: Path, tests_at: str | None = None) -> None:
@@ -59,14 +67,18 @@ def scratch_copy(module: str, dest: Path, tests_at: str | None = None) -> None:
         subprocess.run(["tar", "-x", "-C", str(dest)], input=tar, check=True)
     shutil.copy2(ROOT / "config.yaml", dest / "config.yaml")
     text = (ROOT / "pyproject.toml").read_text()
-    tests = ", ".join(f'"{t}"' for t in MODULES[module][1])
+    tests = ", ".join(f'"{t}"' for t in _test_files(module, dest))
     text, n = re.subn(
         r"pytest_add_cli_args_test_selection = \[[^\]]*\]", f"pytest_add_cli_args_test_selection = [{tests}]", text
     )
     assert n == 1, "pyproject.toml has no [tool.mutmut] pytest_add_cli_args_test_selection"
     text, n = re.subn(r"only_mutate = \[[^\]]*\]", f'only_mutate = ["{_files_of(module)}"]', text)
     assert n == 1, "pyproject.toml has no [tool.mutmut] only_mutate"
-    text = text.replace("[tool.mutmut]\n", "[tool.mutmut]\nuse_git_change_detection = false\n")
+    # a fork server that has imported the tests but run none: the stumpy kernels' OpenMP thread pool is
+    # started in each mutant's process, not inherited through fork() (GNU OpenMP ends such a child with SIGTERM)
+    text = text.replace(
+        "[tool.mutmut]\n", '[tool.mutmut]\nuse_git_change_detection = false\nprocess_isolation = "forkserver"\n'
+    )
     (dest / "pyproject.toml").write_text(text)
     # the tests read ../shared beside the repository (tests/conftest.py); inside mutants/ that is DIR/shared
     shared = ROOT.parent / "shared"
@@ -81,19 +93,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", type=Path, default=None, help="scratch directory (default /tmp/dlenergy-mutmut/MODULE)")
     ap.add_argument("--rerun-survivors", action="store_true", help="retest only the mutants that survived")
     ap.add_argument(
-        "--only", default=None, help="mutant name pattern within the module, e.g. 'dlenergy.estimators.online.*'"
+        "--rerun-suspicious", action="store_true", help="retest only the mutants whose test process died of a signal"
     )
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        help="mutant name patterns within the module, e.g. 'dlenergy.estimators.online.*'",
+    )
+    ap.add_argument("--rerun-no-tests", action="store_true", help="retest the mutants no selected test reached")
+    ap.add_argument("--resume", action="store_true", help="test only the mutants not tested yet (an interrupted run)")
     ap.add_argument("--tests-at", default=None, help="git revision whose tests to run (the score before a change)")
     a = ap.parse_args(argv)
     dest = a.keep or Path("/tmp/dlenergy-mutmut") / a.module
-    pattern = a.only or MODULES[a.module][0]
+    pattern = MODULES[a.module][0]
     mutmut = str(Path(sys.executable).with_name("mutmut"))
-    names = [pattern]
-    if a.rerun_survivors:
-        res = subprocess.run([mutmut, "results"], cwd=dest, capture_output=True, text=True, check=True).stdout
-        names = [ln.split(":")[0].strip() for ln in res.splitlines() if ln.strip().endswith(": survived")]
+    names = [] if a.resume else a.only or [pattern]  # named mutants are retested; without names only untested ones
+    reruns = (("survived", a.rerun_survivors), ("suspicious", a.rerun_suspicious), ("no tests", a.rerun_no_tests))
+    wanted = [s for s, on in reruns if on]
+    if wanted:
+        res = subprocess.run(
+            [mutmut, "results", "--all", "true"], cwd=dest, capture_output=True, text=True, check=True
+        ).stdout
+        names = [ln.split(":")[0].strip() for ln in res.splitlines() if ln.rsplit(":", 1)[-1].strip() in wanted]
+        names = [n for n in names if n.startswith(pattern.rstrip("*"))]
         if not names:
-            print("no surviving mutants")
+            print(f"no {' or '.join(wanted)} mutants")
             return 0
     scratch_copy(a.module, dest, a.tests_at)
     rc = subprocess.run([mutmut, "run", "--max-children", str(a.max_children), *names], cwd=dest).returncode

@@ -159,10 +159,12 @@ def _gpu_summary(gpu: pd.DataFrame, in_win: np.ndarray) -> dict:
         return float(np.nanmean(v)) if np.isfinite(v).any() else np.nan
 
     limit = gpu["power_limit_w"] if "power_limit_w" in gpu else None
+    names = gpu["gpu_name"].dropna() if "gpu_name" in gpu else ()
     return {
         "gpu_usage_pct": wmean("gpu_usage_pct"),
         "max_power_w": float(np.nanmedian(limit)) if limit is not None and limit.notna().any() else np.nan,
-        "gpu_name_logged": str(gpu["gpu_name"].iloc[0]) if "gpu_name" in gpu and len(gpu) else None,
+        # the first line's name, or the first line that has one (an empty name is missing, not "nan")
+        "gpu_name_logged": str(names.iloc[0]) if len(names) else None,
     }
 
 
