@@ -32,7 +32,7 @@ MODULES = {
         ["tests/test_parsing.py", "tests/test_damaged_logs.py", "tests/test_damaged_multigpu.py"],
     ),
     "cleaning": ("dlenergy.cleaning.*", ["tests/test_cleaning.py"]),
-    "fluss": ("dlenergy.fluss.*", ["tests/test_fluss.py"]),
+    "fluss": ("dlenergy.fluss.*", ["tests/test_fluss*.py"]),
     "estimators": (
         "dlenergy.estimators.*",
         ["tests/test_estimators*.py", "tests/test_cli_estimate.py", "tests/test_figures.py"],

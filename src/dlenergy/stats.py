@@ -772,10 +772,10 @@ def tradeoff_table(
     on the front within its environment.  Each ``median_<metric>`` has a bootstrap CI
     (``median_<metric>_ci_low``/``_ci_high``; NaN without ``boot``).
     """
-    by = [b for b in by if b in df]
+    wanted, by = list(by), [b for b in by if b in df]
     cols = ["analysis", "subset"] + list(by) + TRADEOFF_COLUMNS[2:]
     if df.empty or not by:
-        return skipped(analysis, "no runs" if df.empty else f"no grouping column among {by}", cols, subset)
+        return skipped(analysis, "no runs" if df.empty else f"no grouping column among {wanted}", cols, subset)
     g = df.groupby(list(by), sort=False, dropna=False)
     out = g.size().rename("n").to_frame()
     out["gflops"] = g["gflops"].median()
@@ -1327,7 +1327,7 @@ def _fmt(v, col: str) -> str:
     if isinstance(v, (int, np.integer)):
         return str(int(v))
     if isinstance(v, (float, np.floating)):
-        if col.startswith("p_") or col.endswith("_p") or col == "p_value":
+        if col.startswith("p_") or col.endswith("_p"):
             return f"{v:.3g}"
         if col.startswith(("reduction", "f1_decrease")):
             return f"{v * 100:.2f} %"
@@ -1335,16 +1335,20 @@ def _fmt(v, col: str) -> str:
             return f"{v:.1f}"
         if float(v).is_integer() and abs(v) < 1e6:
             return str(int(v))
-        return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.0f}"
+        return f"{v:.4g}" if abs(v) < 9999.5 else f"{v:.0f}"  # 4 digits up to 9999, all digits from 10000
     return str(v)
 
 
 def _cells(d: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """Header and formatted cells; ``X``, ``X_ci_low``, ``X_ci_high`` become one column ``X [CI]``."""
-    cols = [c for c in d.columns if not (c.endswith(("_ci_low", "_ci_high")) and c.rsplit("_ci_", 1)[0] in d)]
+
+    def paired(x: str) -> bool:
+        return x in d and f"{x}_ci_low" in d and f"{x}_ci_high" in d
+
+    cols = [c for c in d.columns if not (c.endswith(("_ci_low", "_ci_high")) and paired(c.rsplit("_ci_", 1)[0]))]
     head, cells = [], [[] for _ in range(len(d))]
     for c in cols:
-        with_ci = f"{c}_ci_low" in d and f"{c}_ci_high" in d
+        with_ci = paired(c)
         head.append(f"{c} [CI]" if with_ci else c)
         for i, v in enumerate(d[c].tolist()):
             text = _fmt(v, c)

@@ -1,0 +1,111 @@
+"""Retest chosen mutants of a finished mutmut run against the current tests, and record the verdicts.
+
+``mutmut run`` resets *every* result of a scratch copy when its test selection changes (a new test file
+is a change), so the survivors of a long run cannot be retested by mutmut after tests were added for
+them without running the whole module again.  This script does what mutmut does for one mutant, in a
+fresh process: it copies the repository's ``tests/`` into ``SCRATCH/mutants/tests``, runs
+``pytest -x`` on the tests mutmut found covering the mutated function plus every test file mutmut did
+not know, with ``MUTANT_UNDER_TEST`` naming the mutant, and writes the exit code into the mutant's
+``.meta`` file (1 killed, 0 survived, -24 over the time limit), so ``mutmut results`` shows it:
+
+    .venv/bin/python tools/mutmut_recheck.py /tmp/dlenergy-mutmut/stats --status survived timeout
+    .venv/bin/python tools/mutmut_recheck.py /tmp/dlenergy-mutmut/fluss --status suspicious --jobs 2
+
+Run it only when no ``mutmut run`` is working in that scratch copy (both write the ``.meta`` files).
+Thread pools are limited to one thread per process (``OMP_NUM_THREADS=1`` and the like).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STATUS = {"survived": {0}, "timeout": {-24, 24, 152}, "suspicious": {-15, -11, -9, -6}, "no tests": {33}}
+ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
+
+
+def chosen(scratch: Path, statuses: list[str], prefix: str) -> dict[str, Path]:
+    """Mutant name -> its .meta file, for the mutants whose recorded exit code is in ``statuses``."""
+    codes = set().union(*(STATUS[s] for s in statuses))
+    out = {}
+    for meta in sorted((scratch / "mutants").rglob("*.meta")):
+        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            if code in codes and name.startswith(prefix):
+                out[name] = meta
+    return out
+
+
+def tests_for(scratch: Path, name: str) -> list[str]:
+    """The tests mutmut found covering the mutant's function, plus the test files it never saw."""
+    stats = json.loads((scratch / "mutants" / "mutmut-stats.json").read_text())
+    known_files = {t.split("::")[0] for t in stats["duration_by_test"]}
+    selection = [f for f in _selection(scratch) if (scratch / "mutants" / f).exists()]
+    function = name.rsplit("__mutmut_", 1)[0]
+    covering = sorted(stats["tests_by_mangled_function_name"].get(function, ()))
+    return covering + [f for f in selection if f not in known_files]
+
+
+def _selection(scratch: Path) -> list[str]:
+    """The test files of the scratch copy's selection, and the repository's files matching its stems."""
+    import tomllib
+
+    cfg = tomllib.loads((scratch / "pyproject.toml").read_text())["tool"]["mutmut"]
+    files = list(cfg["pytest_add_cli_args_test_selection"])
+    for f in list(files):
+        stem = Path(f).stem
+        files += [str(p.relative_to(ROOT)) for p in sorted((ROOT / "tests").glob(f"{stem}_*.py"))]
+    return list(dict.fromkeys(files))
+
+
+def run_one(scratch: Path, name: str, timeout_s: float) -> int:
+    env = {**os.environ, **ONE_THREAD, "MUTANT_UNDER_TEST": name, "PYTHONPATH": "src"}
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+    try:
+        proc = subprocess.run(
+            cmd + tests_for(scratch, name), cwd=scratch / "mutants", env=env, capture_output=True, timeout=timeout_s
+        )
+    except subprocess.TimeoutExpired:
+        return -24
+    return proc.returncode  # mutmut's reading: 1 or 3 killed, 0 survived, 2 interrupted (a collection error)
+
+
+def record(meta: Path, name: str, code: int) -> None:
+    """Write one verdict into its .meta file at once (an interrupted recheck keeps what it did)."""
+    data = json.loads(meta.read_text())
+    data["exit_code_by_key"][name] = code
+    tmp = meta.with_suffix(".meta.tmp")
+    tmp.write_text(json.dumps(data, indent=4))
+    tmp.replace(meta)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("scratch", type=Path)
+    ap.add_argument("--status", nargs="+", choices=sorted(STATUS), default=["survived"])
+    ap.add_argument("--only", default="dlenergy.", help="mutant name prefix")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
+    a = ap.parse_args(argv)
+    metas = chosen(a.scratch, a.status, a.only)
+    shutil.copytree(ROOT / "tests", a.scratch / "mutants" / "tests", dirs_exist_ok=True)
+    with ThreadPoolExecutor(a.jobs) as pool:
+        codes = pool.map(lambda n: run_one(a.scratch, n, a.timeout), list(metas))
+        verdicts = {}
+        for name, code in zip(metas, codes):
+            verdicts[name] = code
+            record(metas[name], name, code)
+            print(f"{name}: {'killed' if code in (1, 3) else 'survived' if code == 0 else code}", flush=True)
+    n_killed = sum(c in (1, 3) for c in verdicts.values())
+    print(f"{len(verdicts)} retested: {n_killed} killed, {sum(c == 0 for c in verdicts.values())} survived")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
