@@ -154,7 +154,7 @@ def numba_cache_dir() -> Path:
 
 
 def numba_cache_is_warm(cache_dir: str | Path | None = None) -> bool:
-    """True when the numba cache already holds compiled stumpy kernels (index files ``stumpy*.nbi``)."""
+    """True when the numba cache already holds compiled kernels (any numba index file ``*.nbi`` under it)."""
     path = Path(cache_dir) if cache_dir else numba_cache_dir()
     return path.is_dir() and any(path.rglob("*.nbi"))
 
