@@ -213,13 +213,6 @@ def environment_order(df: pd.DataFrame) -> list:
     return ordered_groups(df["environment"] if "environment" in df else [], ENV_ORDER)
 
 
-def _values(df: pd.DataFrame, value: str) -> pd.Series:
-    if value not in df:
-        return pd.Series(dtype=float)
-    v = pd.to_numeric(df[value], errors="coerce")
-    return v[np.isfinite(v)]
-
-
 # ----------------------------------------------------------------------------------------------
 # single tests
 
@@ -1167,9 +1160,7 @@ def rq2_tables(runs: pd.DataFrame, cfg: StatsConfig) -> dict[str, pd.DataFrame]:
         )
         out["kruskal_dunn_rq2"], out["kruskal_dunn_rq2_dunn"] = kt, pairs
     if b1.reason:
-        out["spearman_gpu_usage"] = skipped(
-            "spearman_gpu_usage", b1.reason, SPEARMAN_COLUMNS + TDP_COLUMNS, b1.description
-        )
+        out["spearman_gpu_usage"] = skipped("spearman_gpu_usage", b1.reason, _tdp_columns(), b1.description)
     else:
         sp_t = spearman_table(
             b1.frame,
@@ -1189,9 +1180,15 @@ def rq2_tables(runs: pd.DataFrame, cfg: StatsConfig) -> dict[str, pd.DataFrame]:
 TDP_COLUMNS = ["tdp_w", "median_power_w", "median_tdp_x_usage_w", "median_tdp_estimate_error_pct"]
 
 
+def _tdp_columns() -> list[str]:
+    """The Spearman columns with the TDP ones before ``status, note, ci_note`` (ran or skipped alike)."""
+    tail = ["status", "note", "ci_note"]
+    return [c for c in SPEARMAN_COLUMNS if c not in tail] + TDP_COLUMNS + tail
+
+
 def tdp_line(df: pd.DataFrame) -> pd.Series:
     """Power a TDP-based estimator assumes: TDP × GPU usage (TDP = the environment's median ``max_power_w``)."""
-    tdp = df.groupby("environment")["max_power_w"].transform("median")
+    tdp = pd.to_numeric(df["max_power_w"], errors="coerce").groupby(df["environment"]).transform("median")
     return tdp * pd.to_numeric(df["gpu_usage_pct"], errors="coerce") / 100.0
 
 
@@ -1208,16 +1205,14 @@ def _with_tdp(sp_t: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
         m = df["environment"].astype(str) == env
         meas = pd.to_numeric(df.loc[m, "mean_gpu_power_w"], errors="coerce")
         e = est[m]
-        sp_t.loc[i, "tdp_w"] = df.loc[m, "max_power_w"].median()
+        sp_t.loc[i, "tdp_w"] = pd.to_numeric(df.loc[m, "max_power_w"], errors="coerce").median()
         sp_t.loc[i, "median_power_w"] = meas.median()
         sp_t.loc[i, "median_tdp_x_usage_w"] = e.median()
         with np.errstate(divide="ignore", invalid="ignore"):
             sp_t.loc[i, "median_tdp_estimate_error_pct"] = (
                 float(np.nanmedian((e - meas) / meas * 100.0)) if m.any() else np.nan
             )
-    tail = ["status", "note", "ci_note"]
-    cols = [c for c in SPEARMAN_COLUMNS if c not in tail] + TDP_COLUMNS + tail
-    return sp_t[cols]
+    return sp_t[_tdp_columns()]
 
 
 def tradeoff_tables(runs: pd.DataFrame, cfg: StatsConfig) -> dict[str, pd.DataFrame]:
