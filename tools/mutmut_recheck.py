@@ -12,7 +12,9 @@ not know, with ``MUTANT_UNDER_TEST`` naming the mutant, and writes the exit code
     .venv/bin/python tools/mutmut_recheck.py /tmp/dlenergy-mutmut/fluss --status suspicious --jobs 2
 
 Run it only when no ``mutmut run`` is working in that scratch copy (both write the ``.meta`` files).
-Thread pools are limited to one thread per process (``OMP_NUM_THREADS=1`` and the like).
+Thread pools are limited to one thread per process (``OMP_NUM_THREADS=1`` and the like).  By default the
+mutants' tests run in children forked from one process that has collected the tests (as mutmut does);
+``--fresh`` starts a new Python for each mutant instead (slower, ``--jobs`` of them at a time).
 """
 
 from __future__ import annotations
@@ -76,6 +78,46 @@ def run_one(scratch: Path, name: str, timeout_s: float) -> int:
     return proc.returncode  # mutmut's reading: 1 or 3 killed, 0 survived, 2 interrupted (a collection error)
 
 
+def run_forked(scratch: Path, names: list[str], timeout_s: float):
+    """Yield (name, exit code), each mutant's tests run in a child forked from one warm process.
+
+    The parent imports pytest and collects the tests once (importing the code, running none of it, so no
+    thread pool is inherited); each child names its mutant in ``MUTANT_UNDER_TEST`` and runs pytest.
+    """
+    os.environ.update(ONE_THREAD)
+    os.chdir(scratch / "mutants")
+    sys.path.insert(0, str(scratch / "mutants" / "src"))
+    import pytest
+
+    files = sorted({t.split("::")[0] for n in names for t in tests_for(scratch, n)})
+    pytest.main(["--collect-only", "-qq", "-p", "no:cacheprovider", *files])
+    for name in names:
+        yield name, _child(name, tests_for(scratch, name), timeout_s)
+
+
+def _child(name: str, tests: list[str], timeout_s: float) -> int:
+    import signal
+    import time
+
+    import pytest
+
+    pid = os.fork()
+    if pid == 0:  # the child: quiet, one mutant, pytest's exit code
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1), os.dup2(null, 2)
+        os.environ["MUTANT_UNDER_TEST"] = name
+        os._exit(int(pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *tests])))
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return -24
+
+
 def record(meta: Path, name: str, code: int) -> None:
     """Write one verdict into its .meta file at once (an interrupted recheck keeps what it did)."""
     data = json.loads(meta.read_text())
@@ -92,13 +134,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="dlenergy.", help="mutant name prefix")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
+    ap.add_argument("--fresh", action="store_true", help="a fresh Python per mutant instead of forked children")
     a = ap.parse_args(argv)
     metas = chosen(a.scratch, a.status, a.only)
     shutil.copytree(ROOT / "tests", a.scratch / "mutants" / "tests", dirs_exist_ok=True)
+    a.scratch = a.scratch.resolve()
+    verdicts = {}
     with ThreadPoolExecutor(a.jobs) as pool:
-        codes = pool.map(lambda n: run_one(a.scratch, n, a.timeout), list(metas))
-        verdicts = {}
-        for name, code in zip(metas, codes):
+        if a.fresh:
+            results = zip(metas, pool.map(lambda n: run_one(a.scratch, n, a.timeout), list(metas)))
+        else:
+            results = run_forked(a.scratch, list(metas), a.timeout)
+        for name, code in results:
             verdicts[name] = code
             record(metas[name], name, code)
             print(f"{name}: {'killed' if code in (1, 3) else 'survived' if code == 0 else code}", flush=True)
