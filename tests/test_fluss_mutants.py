@@ -254,3 +254,156 @@ def test_warm_numba_cache_reports_its_cache(private_cache, monkeypatch):
     again = fluss.warm_numba_cache(cache_dir=private_cache)
     assert again == {"cache": str(private_cache), "compiled": False, "seconds": 0.0, "cache_files": after}
     assert _nbc_files(private_cache) == after
+
+
+# batch 2
+# ----------------------------------------------------------------------------- set_threads
+
+
+@pytest.fixture
+def numba_threads():
+    """numba's thread count as it was before the test, restored after."""
+    import numba
+
+    before = numba.get_num_threads()
+    yield numba
+    numba.set_num_threads(before)
+
+
+def test_set_threads_sets_numbas_thread_count_within_its_bounds(numba_threads):
+    numba = numba_threads
+    cap = numba.config.NUMBA_NUM_THREADS  # the threads numba launched: the most it can use
+    assert fluss.set_threads(1) is None
+    assert numba.get_num_threads() == 1
+    assert fluss.set_threads(cap + 7) is None  # more than numba has: clamped to all of them
+    assert numba.get_num_threads() == cap
+    fluss.set_threads(-3)  # fewer than one: one
+    assert numba.get_num_threads() == 1
+    fluss.set_threads(str(cap))  # the value of a config file read as text
+    assert numba.get_num_threads() == cap
+    fluss.set_threads(1.0)
+    assert numba.get_num_threads() == 1
+    if cap >= 2:  # pragma: no branch - depends on NUMBA_NUM_THREADS
+        fluss.set_threads(2)
+        assert numba.get_num_threads() == 2
+    # None and 0 mean "leave numba's setting alone"
+    numba.set_num_threads(cap)
+    fluss.set_threads(None)
+    fluss.set_threads(0)
+    assert numba.get_num_threads() == cap
+
+
+# ----------------------------------------------------------------------------- epoch_of_time
+
+
+def test_epoch_of_time_holds_each_epochs_end_and_clamps_past_the_last():
+    labels = np.array([3, 4, 5])
+    ends = np.array([10.0, 20.0, 30.0])  # epoch 3: (.., 10], epoch 4: (10, 20], epoch 5: (20, 30]
+    got = [fluss.epoch_of_time(t, labels, ends) for t in (0.0, 10.0, 10.5, 20.0, 25.0, 30.0, 31.0, 1e9)]
+    # an end belongs to the epoch it ends; after the last end, the last epoch
+    assert got == [3, 3, 4, 4, 5, 5, 5, 5]
+    assert fluss.epoch_of_time(7.0, np.array([0]), np.array([5.0])) == 0  # a single epoch
+
+
+# ----------------------------------------------------------------------------- stabilizing_epochs
+
+# run "a" has crc32 1 mod 2 (shard 1 of 2), run "d" crc32 0 mod 2; "a" has a 3-sample GPU log
+# (100, 150, 100 W at 10:00:00, :01, :02) and one epoch over it, "d" has no GPU log
+GPU_3 = (
+    "timestamp, power.draw [W]\n"
+    "2024/01/01 10:00:00.000, 100.00 W\n2024/01/01 10:00:01.000, 150.00 W\n2024/01/01 10:00:02.000, 100.00 W\n"
+)
+RAW = {"points_per_epoch": None, "transform": "none"}  # FLUSS on the 3 raw samples
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path):
+    (tmp_path / "runs" / "a").mkdir(parents=True)
+    (tmp_path / "runs" / "a" / "gpu.csv").write_text(GPU_3)
+    runs = pd.DataFrame(
+        {
+            "run_id": ["d", "a"],
+            "environment": ["y", "x"],
+            "gpu_model": [None, None],  # no TDP known: the power cap is max_power_w
+            "architecture": ["m", "m"],
+            "dataset": ["s", "s"],
+        }
+    )
+    epochs = pd.DataFrame(
+        {
+            "run_id": ["a"],
+            "epoch": [1],
+            "start_time": [pd.Timestamp("2024-01-01 10:00:00")],
+            "end_time": [pd.Timestamp("2024-01-01 10:00:02")],
+        }
+    )
+    return tmp_path, runs, epochs
+
+
+def _status(df):
+    return dict(zip(df["run_id"], zip(df["status"], df["n_samples"], df["reason"])))
+
+
+def test_stabilizing_epochs_reads_logs_with_the_ingest_thresholds(tiny_dataset):
+    import zlib
+
+    ds, runs, epochs = tiny_dataset
+    assert (zlib.crc32(b"a") % 2, zlib.crc32(b"d") % 2) == (1, 0)
+    missing = f"{ds / 'runs' / 'd' / 'gpu.csv'} missing"
+    # explicit parameters: the 3 raw samples are too few for m = 10 (needs (2 x 3 + 1) x 10 = 70)
+    got = fluss.stabilizing_epochs(ds, runs, epochs, fluss.FlussParams(**RAW))
+    assert got["run_id"].tolist() == ["a", "d"]  # sorted by run id
+    assert _status(got) == {
+        "a": (
+            "too_short",
+            3,
+            "3 points; FLUSS with m=10 and excl_factor=3 needs at least 70 (1 epochs, 3 GPU samples)",
+        ),
+        "d": ("no_gpu_log", 0, missing),
+    }
+    assert got["n_epochs"].tolist() == [1, 0]
+    np.testing.assert_array_equal(got["first_epoch"].to_numpy(), [1.0, np.nan])
+    # default parameters (30 points per epoch, epoch_diff): one epoch leaves no epoch-to-epoch difference
+    default = fluss.stabilizing_epochs(ds, runs, epochs)
+    assert _status(default)["a"] == ("too_short", 3, "the series has no finite value (1 epochs, 3 GPU samples)")
+    # ingest thresholds: with max_power_w 120 the 150 W sample is dropped, 1 of 3 > 5 %: the log is refused
+    strict = fluss.stabilizing_epochs(
+        ds, runs, epochs, fluss.FlussParams(**RAW), ingest={"plausibility": {"max_power_w": 120}}
+    )
+    status, n, reason = _status(strict)["a"]
+    assert (status, n) == ("unreadable_gpu_log", 0)
+    assert "1 of 3 power samples dropped" in reason and "1 above 120 W" in reason
+    assert _status(strict)["d"] == ("no_gpu_log", 0, missing)
+
+
+def test_stabilizing_epochs_shards_default_to_one(tiny_dataset):
+    ds, runs, epochs = tiny_dataset
+    p = fluss.FlussParams(**RAW)
+    # one shard unless told: shard 0 is every run, shard 1 none
+    assert fluss.stabilizing_epochs(ds, runs, epochs, p, shard=0)["run_id"].tolist() == ["a", "d"]
+    none = fluss.stabilizing_epochs(ds, runs, epochs, p, shard=1)
+    assert none.empty and list(none.columns) == fluss.STAB_COLUMNS
+    assert fluss.stabilizing_epochs(ds, runs, epochs, p, shard=1, n_shards=2)["run_id"].tolist() == ["a"]
+    assert fluss.stabilizing_epochs(ds, runs, epochs, p, shard=0, n_shards=2)["run_id"].tolist() == ["d"]
+    # a shard of an empty runs table is an empty table with its columns
+    empty = fluss.stabilizing_epochs(ds, runs.iloc[0:0], epochs, p, shard=0, n_shards=2)
+    assert empty.empty and list(empty.columns) == fluss.STAB_COLUMNS
+
+
+def test_stabilizing_epochs_sets_the_configured_threads(tiny_dataset, numba_threads, monkeypatch):
+    numba = numba_threads
+    ds, runs, epochs = tiny_dataset
+    calls = []
+    real = numba.set_num_threads
+
+    def spy(n):
+        calls.append(n)
+        real(n)
+
+    monkeypatch.setattr(numba, "set_num_threads", spy)
+    fluss.stabilizing_epochs(ds, runs, epochs, fluss.FlussParams(threads=1, **RAW))
+    assert calls == [1] and numba.get_num_threads() == 1
+    calls.clear()
+    fluss.stabilizing_epochs(ds, runs, epochs, fluss.FlussParams(**RAW))  # threads None: numba's own setting
+    fluss.stabilizing_epochs(ds, runs, epochs)  # no parameters at all: the defaults, threads None
+    assert calls == []
