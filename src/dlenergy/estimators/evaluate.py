@@ -101,6 +101,12 @@ def split_runs(runs: pd.DataFrame, test_size: float = 0.3, seed: int = 42) -> pd
 
 
 def errors_kj(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    """Errors of predictions in kJ over the runs where both values are finite (energies given in J).
+
+    Returns ``n_runs`` (runs compared), ``n_missing`` (runs without a finite pair), ``rmse_kj``,
+    ``mae_kj``, ``mape_pct`` (mean absolute error relative to the measured energy, in %) and ``bias_kj``
+    (mean of prediction - measurement); the errors are NaN when no run can be compared.
+    """
     y_true = np.asarray(y_true, dtype=np.float64)
     y_pred = np.asarray(y_pred, dtype=np.float64)
     ok = np.isfinite(y_true) & np.isfinite(y_pred)
@@ -162,6 +168,8 @@ def online_sweep(
     * ``sweep = random_start``: ``w = window`` at a random start after the stabilizing epoch, repeated
       ``repeats`` times with seeds ``seed .. seed + repeats - 1`` (mean and SD of the RMSE).
     """
+    if int(repeats) < 1:
+        raise ValueError(f"online_sweep: repeats must be >= 1 (the random-start rows average them), got {repeats}")
     y = runs["energy_j"].to_numpy(dtype=np.float64)
     methods = {"power_based": OnlinePowerEstimator, "epoch_energy_based": OnlineEpochEnergyEstimator}
     rows = []
@@ -214,9 +222,6 @@ def online_sweep(
             }
         )
     out = pd.DataFrame(rows)
-    for c in ("rmse_sd_kj", "repeats"):
-        if c not in out:
-            out[c] = np.nan
     out["paper_rmse_kj"] = np.nan
     at = (out["sweep"] == "window") & (out["window"] == 5)
     for (kind, method), v in paper_sweep_kj().items():
