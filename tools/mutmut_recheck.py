@@ -51,7 +51,8 @@ def tests_for(scratch: Path, name: str) -> list[str]:
     selection = [f for f in _selection(scratch) if (scratch / "mutants" / f).exists()]
     function = name.rsplit("__mutmut_", 1)[0]
     covering = sorted(stats["tests_by_mangled_function_name"].get(function, ()))
-    return covering + [f for f in selection if f not in known_files]
+    # the test files mutmut never saw first: they were written for the survivors, and -x stops at a kill
+    return [f for f in selection if f not in known_files] + covering
 
 
 def _selection(scratch: Path) -> list[str]:
@@ -91,12 +92,25 @@ def run_forked(scratch: Path, names: list[str], timeout_s: float):
 
     files = sorted({t.split("::")[0] for n in names for t in tests_for(scratch, n)})
     pytest.main(["--collect-only", "-qq", "-p", "no:cacheprovider", *files])
-    failing = baseline_failures(files, timeout_s * 4)
+    failing = cached_baseline(scratch, files, timeout_s * 4)
     for test in failing:
         print(f"deselected, fails without a mutant (the scratch copy's code is older than the test): {test}")
     deselect = [arg for test in failing for arg in ("--deselect", test)]
     for name in names:
         yield name, _child(name, tests_for(scratch, name) + deselect, timeout_s)
+
+
+def cached_baseline(scratch: Path, files: list[str], timeout_s: float) -> list[str]:
+    """:func:`baseline_failures`, kept in the scratch copy for the same test files with the same content."""
+    import hashlib
+
+    key = hashlib.sha256("".join(f + Path(f.split("::")[0]).read_text() for f in files).encode()).hexdigest()
+    cache = scratch / "recheck-baseline.json"
+    known = json.loads(cache.read_text()) if cache.exists() else {}
+    if key not in known:
+        known[key] = baseline_failures(files, timeout_s)
+        cache.write_text(json.dumps(known, indent=1))
+    return known[key]
 
 
 def baseline_failures(files: list[str], timeout_s: float) -> list[str]:
