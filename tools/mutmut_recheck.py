@@ -44,6 +44,10 @@ def chosen(scratch: Path, statuses: list[str], prefix: list[str], skip: list[str
     return out
 
 
+#: test files run whole, first (tests added to a file mutmut knows are not in its coverage map)
+WHOLE: list[str] = []
+
+
 def tests_for(scratch: Path, name: str) -> list[str]:
     """The tests mutmut found covering the mutant's function, plus the test files it never saw."""
     stats = json.loads((scratch / "mutants" / "mutmut-stats.json").read_text())
@@ -52,7 +56,9 @@ def tests_for(scratch: Path, name: str) -> list[str]:
     function = name.rsplit("__mutmut_", 1)[0]
     covering = sorted(stats["tests_by_mangled_function_name"].get(function, ()))
     # the test files mutmut never saw first: they were written for the survivors, and -x stops at a kill
-    return [f for f in selection if f not in known_files] + covering
+    return (
+        WHOLE + [f for f in selection if f not in known_files] + [t for t in covering if t.split("::")[0] not in WHOLE]
+    )
 
 
 def _selection(scratch: Path) -> list[str]:
@@ -173,9 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip", nargs="+", default=[], help="mutant name prefixes left out")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
+    ap.add_argument("--whole", nargs="+", default=[], help="test files to run whole, first (tests added to them)")
     ap.add_argument("--fresh", action="store_true", help="a fresh Python per mutant instead of forked children")
     a = ap.parse_args(argv)
     metas = chosen(a.scratch, a.status, a.only, a.skip)
+    WHOLE.extend(a.whole)
     shutil.copytree(ROOT / "tests", a.scratch / "mutants" / "tests", dirs_exist_ok=True)
     a.scratch = a.scratch.resolve()
     verdicts = {}
