@@ -46,6 +46,8 @@ def chosen(scratch: Path, statuses: list[str], prefix: list[str], skip: list[str
 
 #: test files run whole, first (tests added to a file mutmut knows are not in its coverage map)
 WHOLE: list[str] = []
+#: only the tests mutmut did not know (``--new-only``): a survivor already passed the ones it knew
+NEW_ONLY: list[bool] = [False]
 
 
 def tests_for(scratch: Path, name: str) -> list[str]:
@@ -56,9 +58,8 @@ def tests_for(scratch: Path, name: str) -> list[str]:
     function = name.rsplit("__mutmut_", 1)[0]
     covering = sorted(stats["tests_by_mangled_function_name"].get(function, ()))
     # the test files mutmut never saw first: they were written for the survivors, and -x stops at a kill
-    return (
-        WHOLE + [f for f in selection if f not in known_files] + [t for t in covering if t.split("::")[0] not in WHOLE]
-    )
+    new = WHOLE + [f for f in selection if f not in known_files]
+    return new if NEW_ONLY[0] else new + [t for t in covering if t.split("::")[0] not in WHOLE]
 
 
 def _selection(scratch: Path) -> list[str]:
@@ -180,10 +181,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
     ap.add_argument("--whole", nargs="+", default=[], help="test files to run whole, first (tests added to them)")
+    ap.add_argument(
+        "--new-only",
+        action="store_true",
+        help="run only the tests mutmut did not know (enough for survivors: mutmut ran the rest on them)",
+    )
     ap.add_argument("--fresh", action="store_true", help="a fresh Python per mutant instead of forked children")
     a = ap.parse_args(argv)
     metas = chosen(a.scratch, a.status, a.only, a.skip)
     WHOLE.extend(a.whole)
+    NEW_ONLY[0] = a.new_only
     shutil.copytree(ROOT / "tests", a.scratch / "mutants" / "tests", dirs_exist_ok=True)
     a.scratch = a.scratch.resolve()
     verdicts = {}
