@@ -787,7 +787,7 @@ def tradeoff_table(
     out["pareto_all"] = pareto_front(out, "median_energy_per_image_j", "median_f1")
     if "environment" in out:
         out["pareto_in_environment"] = False
-        for _, idx in out.groupby("environment").groups.items():
+        for _, idx in out.groupby("environment", dropna=False).groups.items():
             out.loc[idx, "pareto_in_environment"] = pareto_front(out.loc[idx], "median_energy_per_image_j", "median_f1")
     else:
         out["pareto_in_environment"] = out["pareto_all"]
