@@ -88,6 +88,12 @@ class OutOfDomainError(ValueError):
 
 
 def _candidates() -> dict[str, tuple[object, dict]]:
+    """The four regressors and their random-search spaces (log-uniform ranges; the paper gives none).
+
+    Linear regression (intercept fitted); Ridge ``alpha`` in [1e-4, 1e3]; Kernel Ridge ``alpha`` in
+    [1e-5, 1e1], ``gamma`` in [1e-4, 1e1], kernel ``rbf`` or ``laplacian``; SVR (``rbf``) ``C`` in
+    [1e-1, 1e4], ``epsilon`` in [1e-3, 1], ``gamma`` in [1e-4, 1e1].
+    """
     p = "regressor__model__"
     return {
         "linear": (LinearRegression(), {p + "fit_intercept": [True]}),
