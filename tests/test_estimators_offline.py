@@ -16,6 +16,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from offline_reference import BATCH, GFLOPS, IMAGE, RAM
 from online_sweep_reference import eq1, eq2, errs, random_start, sweep_tables
 
 from dlenergy.estimators import (
@@ -45,10 +46,7 @@ def canonical(text: str) -> str:
 def linear_power_runs() -> pd.DataFrame:
     """12 runs on one GPU whose average power is exactly linear in the inputs:
     P = 20 + 8 gflops + 0.05 image_size + 0.01 batch_size (W), so a linear model learns it exactly."""
-    gflops = [0.5, 1.2, 2.0, 3.1, 4.4, 5.0, 6.3, 7.7, 8.1, 9.0, 9.6, 10.0]
-    image = [75, 128, 224, 75, 128, 224, 224, 75, 128, 128, 224, 75]
-    batch = [32, 64, 256, 64, 32, 256, 32, 256, 64, 256, 64, 32]
-    ram = [16, 32, 16, 32, 32, 16, 32, 16, 16, 32, 16, 32]
+    gflops, image, batch, ram = GFLOPS, IMAGE, BATCH, RAM
     rows = []
     for i, (g, im, b, r) in enumerate(zip(gflops, image, batch, ram)):
         p = 20 + 8 * g + 0.05 * im + 0.01 * b

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn
+from offline_reference import BATCH, GFLOPS, IMAGE, RAM
 from scipy.stats import loguniform
 from sklearn.model_selection import ParameterSampler
 
@@ -28,10 +29,7 @@ GPU = "NVIDIA GeForce RTX 3090"
 def linear_runs() -> pd.DataFrame:
     """12 runs on one GPU; average power P = 20 + 8 gflops + 0.05 image_size + 0.01 batch_size (W),
     epoch energy E = 100 + 30 gflops + 0.5 image_size (J) with 5..16 planned epochs."""
-    gflops = [0.5, 1.2, 2.0, 3.1, 4.4, 5.0, 6.3, 7.7, 8.1, 9.0, 9.6, 10.0]
-    image = [75, 128, 224, 75, 128, 224, 224, 75, 128, 128, 224, 75]
-    batch = [32, 64, 256, 64, 32, 256, 32, 256, 64, 256, 64, 32]
-    ram = [16, 32, 16, 32, 32, 16, 32, 16, 16, 32, 16, 32]
+    gflops, image, batch, ram = GFLOPS, IMAGE, BATCH, RAM
     rows = []
     for i, (g, im, b, r) in enumerate(zip(gflops, image, batch, ram)):
         rows.append(
