@@ -104,7 +104,7 @@ def fig9_stabilizing(curve: pd.DataFrame, summary: pd.DataFrame, share: float = 
         e = int(s_all["epoch_for_share"].iloc[0])
         ax.axvline(e, color="#a6361c", linewidth=1.0, linestyle="-.")
         ax.annotate(
-            f"{int(share * 100)} % stable by epoch {e}",
+            f"{share * 100:.0f} % stable by epoch {e}",  # rounded as the line is drawn: 0.29 is 29 %, not 28 %
             (e, 100 * share),
             xytext=(6, -16),
             textcoords="offset points",
@@ -183,6 +183,7 @@ def fig11_predicted_vs_true(preds: pd.DataFrame, table: pd.DataFrame):
             ax.plot(xs, xs, color="#d55e00", linewidth=1.0, label="y = x")
             if len(p) >= 2 and np.ptp(p["true_kj"]) > 0:
                 b, a = np.polyfit(p["true_kj"], p["predicted_kj"], 1)
+                a = round(float(a), 1) + 0.0  # the sign of the intercept as printed: -2e-16 is "+ 0.0", not "- 0.0"
                 ax.plot(
                     xs,
                     a + b * xs,
