@@ -468,7 +468,8 @@ def render_estimate(out: dict, console) -> None:
     g = out["gpu_spec"]
     t.add_row(
         "GPU",
-        f"{inp['gpu_model']} -> {g['name']} ({g['cuda_cores']} CUDA cores, {g['memory_gb']:g} GB, TDP {g['tdp_w']:g} W)",
+        escape(f"{inp['gpu_model']} -> {g['name']}")
+        + f" ({g['cuda_cores']} CUDA cores, {g['memory_gb']:g} GB, TDP {g['tdp_w']:g} W)",
     )
     t.add_row(
         "Settings",
@@ -493,10 +494,12 @@ def render_estimate(out: dict, console) -> None:
         )
     for kind, m in out["models"].items():
         f = m["fitted_on"]
-        t.add_row(
-            kind.replace("_", " ") + " model",
-            f"{m['model']}, fitted on {m['n_train']} {f['kind']} runs of source "
-            f"'{m['source']}', CV RMSE {m['cv']['rmse']:.3g} {m['target_unit']} ({m['target']})",
+        t.add_row(  # names, sources and targets come from files: escaped, so "[...]" in one is text
+            escape(kind.replace("_", " ") + " model"),
+            escape(
+                f"{m['model']}, fitted on {m['n_train']} {f['kind']} runs of source "
+                f"'{m['source']}', CV RMSE {m['cv']['rmse']:.3g} {m['target_unit']} ({m['target']})"
+            ),
         )
     console.print(t)
     for w in out["warnings"]:
