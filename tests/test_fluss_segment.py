@@ -125,6 +125,11 @@ def test_segment_bridges_nans_linearly():
     assert seg.n_samples == 300
     with pytest.raises(ValueError, match=r"^the series has no finite value$"):
         fluss.segment(np.array([np.nan, np.inf, -np.inf]), p)
+    with pytest.raises(ValueError, match=r"^the series has no finite value$"):
+        fluss.segment(np.array([]), p)
+    # one finite point is a series, too short: (2 x 3 + 1) x 10 = 70 points needed
+    with pytest.raises(ValueError, match=r"^1 points; FLUSS with m=10 and excl_factor=3 needs at least 70$"):
+        fluss.segment(np.array([5.0]), p)
 
 
 # ----------------------------------------------------------------------------- epoch_synchronous

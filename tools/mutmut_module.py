@@ -38,7 +38,7 @@ MODULES = {
     "fluss": ("dlenergy.fluss.*", ["tests/test_fluss*.py"]),
     "estimators": (
         "dlenergy.estimators.*",
-        ["tests/test_estimators*.py", "tests/test_cli_estimate.py", "tests/test_figures.py"],
+        ["tests/test_estimators*.py", "tests/test_cli_*.py", "tests/test_figures.py"],
     ),
     "stats": ("dlenergy.stats.*", ["tests/test_stats*.py"]),
 }

@@ -29,7 +29,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STATUS = {"survived": {0}, "timeout": {-24, 24, 152}, "suspicious": {-15, -11, -9, -6}, "no tests": {33}}
+#: "not run": mutants an interrupted ``mutmut run`` never reached (their tests are those of the "after" score)
+STATUS = {
+    "survived": {0},
+    "timeout": {-24, 24, 152},
+    "suspicious": {-15, -11, -9, -6},
+    "no tests": {33},
+    "not run": {None},
+}
 ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
 
 
