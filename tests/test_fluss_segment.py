@@ -275,3 +275,71 @@ def test_stabilizing_epochs_caps_power_at_the_boards_tdp(tmp_path):
     assert got.loc["b", "status"] == "unreadable_gpu_log" and got.loc["b", "n_samples"] == 0
     assert "3 above 84 W" in got.loc["b", "reason"], got.loc["b", "reason"]
     assert got.loc["a", "status"] == "unreadable_gpu_log"
+
+
+# ----------------------------------------------------------------------------- stabilizing_epoch's branches
+
+T0 = pd.Timestamp("2024-01-01 10:00:00")
+S0 = T0.value / 1e9  # the window's start in seconds since 1970, as stabilizing_epoch reads timestamps
+
+
+def _epochs(n: int, seconds: float = 10.0, first: int = 1) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "epoch": np.arange(first, first + n),
+            "start_time": [T0 + pd.Timedelta(seconds=seconds * i) for i in range(n)],
+            "end_time": [T0 + pd.Timedelta(seconds=seconds * (i + 1)) for i in range(n)],
+        }
+    )
+
+
+def test_too_few_or_no_finite_samples_inside_the_window():
+    ep = _epochs(2)  # window [0, 20] s
+    # one sample inside (t = 5 s); the ones at -5 s and 25 s are outside the window and not counted
+    gpu = pd.DataFrame({"t": S0 + np.array([-5.0, 5.0, 25.0]), "power_w": [100.0, 100.0, 100.0]})
+    got = fluss.stabilizing_epoch(gpu, ep)
+    assert (got["status"], got["n_samples"], got["reason"]) == ("too_short", 1, "1 GPU samples in the training window")
+    # three samples inside, none finite
+    gpu = pd.DataFrame({"t": S0 + np.array([1.0, 2.0, 3.0]), "power_w": [np.nan, np.nan, np.inf]})
+    got = fluss.stabilizing_epoch(gpu, ep)
+    assert (got["status"], got["n_samples"], got["reason"]) == ("too_short", 3, "3 GPU samples in the training window")
+    assert np.isnan(got["stabilizing_epoch"]) and np.isnan(got["cac_min"])
+
+
+def _flat_cac(monkeypatch, cac_value: float, change: int):
+    """segment() answering a corrected arc curve of constant ``cac_value`` with its change at ``change``
+    (segment itself is tested above; here only what stabilizing_epoch does with its answer)."""
+
+    def fake(x, params=None):
+        return fluss.Segmentation(np.array([change]), np.full(len(x), cac_value), len(x))
+
+    monkeypatch.setattr(fluss, "segment", fake)
+
+
+@pytest.mark.parametrize("cac_value", [1.0, 1.5])
+def test_a_curve_never_below_one_is_one_regime_from_the_first_epoch(monkeypatch, cac_value):
+    ep = _epochs(4, first=3)  # epochs 3..6 over [0, 40] s, 1 Hz samples
+    gpu = pd.DataFrame({"t": S0 + np.arange(0.0, 41.0), "power_w": np.full(41, 150.0)})
+    _flat_cac(monkeypatch, cac_value, change=35)
+    got = fluss.stabilizing_epoch(gpu, ep, FlussParams(points_per_epoch=None, transform="none"))
+    assert got == {
+        "n_samples": 41,
+        "regime_index": got["regime_index"],  # NaN (checked below)
+        "regime_time_s": got["regime_time_s"],
+        "cac_min": 1.0,
+        "stabilizing_epoch": 3,
+        "status": "no_change",
+        "reason": "corrected arc curve has no minimum below 1: one regime, stable from the first epoch",
+    }
+    assert np.isnan(got["regime_index"]) and np.isnan(got["regime_time_s"])
+
+
+def test_a_change_is_located_with_an_empty_reason(monkeypatch):
+    ep = _epochs(4, first=3)
+    gpu = pd.DataFrame({"t": S0 + np.arange(0.0, 41.0), "power_w": np.full(41, 150.0)})
+    _flat_cac(monkeypatch, 0.25, change=12)
+    # raw series: the change at sample 12, plus locate "end"'s offset m = 10: sample 22, t = 22 s, in epoch
+    # (20, 30], the third epoch: label 5
+    got = fluss.stabilizing_epoch(gpu, ep, FlussParams(points_per_epoch=None, transform="none"))
+    assert (got["status"], got["reason"], got["stabilizing_epoch"]) == ("ok", "", 5)
+    assert (got["regime_index"], got["regime_time_s"], got["cac_min"]) == (22, 22.0, 0.25)
