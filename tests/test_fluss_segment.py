@@ -343,3 +343,26 @@ def test_a_change_is_located_with_an_empty_reason(monkeypatch):
     got = fluss.stabilizing_epoch(gpu, ep, FlussParams(points_per_epoch=None, transform="none"))
     assert (got["status"], got["reason"], got["stabilizing_epoch"]) == ("ok", "", 5)
     assert (got["regime_index"], got["regime_time_s"], got["cac_min"]) == (22, 22.0, 0.25)
+
+
+def test_two_samples_in_the_window_go_on_to_fluss():
+    # 2 samples are enough to go on (fewer are "too_short" at once); FLUSS then refuses the 2-point series
+    ep = _epochs(2)
+    gpu = pd.DataFrame({"t": S0 + np.array([5.0, 15.0]), "power_w": [100.0, 120.0]})
+    got = fluss.stabilizing_epoch(gpu, ep, FlussParams(points_per_epoch=None, transform="none"))
+    reason = "2 points; FLUSS with m=10 and excl_factor=3 needs at least 70 (2 epochs, 2 GPU samples)"
+    assert (got["status"], got["n_samples"], got["reason"]) == ("too_short", 2, reason)
+
+
+def test_a_change_past_the_end_is_clamped_to_the_last_point(monkeypatch):
+    ep = _epochs(4, first=3)
+    gpu = pd.DataFrame({"t": S0 + np.arange(0.0, 41.0), "power_w": np.full(41, 150.0)})
+    _flat_cac(monkeypatch, 0.5, change=38)
+    # raw: 38 + 10 = 48 is past the last sample (index 40): the change is the last sample, t = 40 s, epoch 6
+    got = fluss.stabilizing_epoch(gpu, ep, FlussParams(points_per_epoch=None, transform="none"))
+    assert (got["regime_index"], got["regime_time_s"], got["stabilizing_epoch"]) == (40, 40.0, 6)
+    # epoch-synchronous, 5 points per epoch, no differencing: 20 points; 12 + 10 is clamped to 19, in the
+    # 4th epoch (19 // 5 = 3): label 6; its time is the grid point 19, 38 s (slices of 2 s)
+    _flat_cac(monkeypatch, 0.5, change=12)
+    got = fluss.stabilizing_epoch(gpu, ep, FlussParams(points_per_epoch=5, transform="none"))
+    assert (got["regime_index"], got["regime_time_s"], got["stabilizing_epoch"]) == (19, 38.0, 6)
