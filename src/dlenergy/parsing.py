@@ -188,10 +188,12 @@ def _to_number(arr: pa.Array, kind: str, header: tuple[str | None, float], colum
     unit, factor = header
     text = _UNIT_TEXT[unit or _KIND_UNIT[kind]]
     try:
-        if len(text) == 1:  # W, %, C: one trim (a value in kW or mW keeps its k/m and fails the cast)
-            clean = pc.utf8_trim(arr, characters=" " + text)
+        # the unit only after the number, as the regex path reads it ("%5 %" fails both ways, whatever the
+        # other values of the chunk); a value in kW or mW keeps its k/m and fails the cast
+        if len(text) == 1:  # W, %, C: one trim
+            clean = pc.utf8_rtrim(pc.utf8_ltrim_whitespace(arr), characters=" " + text)
         else:
-            clean = pc.utf8_trim_whitespace(pc.replace_substring(arr, text, ""))
+            clean = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, re.escape(text) + r"\s*$", ""))
         vals = np.asarray(pc.cast(clean, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
         return (vals * factor if factor != 1.0 else vals), 0
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
