@@ -14,6 +14,7 @@ import pandas as pd
 import pingouin as pg
 import pytest
 from scipy import stats as ss
+from stats_columns import KRUSKAL, NORMALITY, PAIRS
 
 from dlenergy import stats as S
 
@@ -23,19 +24,6 @@ B1_SUBSET = "architecture not in ['inception_v3']"
 TABLES = {"table4_normality_rq2", "kruskal_dunn_rq2", "kruskal_dunn_rq2_dunn", "spearman_gpu_usage"}
 
 # the tables' documented columns, spelled out
-NORMALITY = [
-    "analysis", "subset", "variable", "group_by", "group", "n", "shapiro_w", "shapiro_p", "normal",
-    "levene_w", "levene_p", "equal_variances", "levene_k", "status", "note",
-]  # fmt: skip
-KRUSKAL = [
-    "analysis", "subset", "variable", "group_by", "n", "k", "H", "p_value", "eta2", "significant",
-    "p_adjust", "alpha", "groups", "not_different", "status", "note",
-]  # fmt: skip
-PAIRS = [
-    "analysis", "subset", "variable", "group_by", "group_a", "group_b", "n_a", "n_b", "median_a",
-    "median_b", "dunn_z", "p_unadjusted", "p_adjusted", "p_adjust", "significant", "cliffs_delta",
-    "cliffs_delta_ci_low", "cliffs_delta_ci_high", "status", "note", "ci_note",
-]  # fmt: skip
 TDP = ["tdp_w", "median_power_w", "median_tdp_x_usage_w", "median_tdp_estimate_error_pct"]
 SPEARMAN = [
     "analysis", "subset", "by", "x", "y", "n", "rho", "rho_ci_low", "rho_ci_high", "p_value",
