@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from bootstrap_reference import scipy_ci
 from scipy import stats as ss
 from stats_columns import KRUSKAL, NORMALITY, PAIRS, SPEARMAN
 
@@ -79,20 +80,6 @@ def test_pareto_front_a_cell_that_is_not_a_number_is_missing(column):
 # ----------------------------------------------------------------------------- tradeoff_table's CIs
 
 
-def _scipy_ci(*samples, statistic, seed: int, n_resamples: int = 199) -> tuple[float, float]:
-    res = ss.bootstrap(
-        tuple(np.asarray(s, dtype=float) for s in samples),
-        statistic,
-        n_resamples=n_resamples,
-        vectorized=True,
-        axis=-1,
-        confidence_level=0.95,
-        method="BCa",
-        rng=np.random.default_rng(seed),
-    )
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
-
-
 def _median(x, axis):
     return np.median(x, axis=axis)
 
@@ -118,7 +105,7 @@ def test_median_cis_for_a_group_without_architecture_and_after_a_metric_without_
             if arch == "a" and m == "f1":
                 lo = hi = NA
             else:
-                lo, hi = _scipy_ci(np.array(x[arch]) * (k + 1), statistic=_median, seed=5)
+                lo, hi = scipy_ci(np.array(x[arch]) * (k + 1), statistic=_median, seed=5)
             assert got.loc[i, f"median_{m}_ci_low"] == pytest.approx(lo, rel=1e-12, nan_ok=True)
             assert got.loc[i, f"median_{m}_ci_high"] == pytest.approx(hi, rel=1e-12, nan_ok=True)
     assert got["ci_note"].tolist() == ["", ""]
@@ -225,9 +212,9 @@ def test_reduction_cis_are_scipys_two_sample_bca_intervals_with_notes():
     want = pairs.copy()
     big_e, small_e = [4.0, 5.0, 6.0, 4.5], [2.0, 2.6, 3.1, 2.2]
     big_f, small_f = [0.8, 0.9, 0.85, 0.7, 0.75], [0.6, 0.65, 0.7, 0.62, 0.68]
-    lo, hi = _scipy_ci(big_e, small_e, statistic=_reduction, seed=3)
+    lo, hi = scipy_ci(big_e, small_e, statistic=_reduction, seed=3)
     want.loc[1, ["reduction_ci_low", "reduction_ci_high"]] = lo, hi
-    lo, hi = _scipy_ci(big_f, small_f, statistic=_reduction, seed=3)
+    lo, hi = scipy_ci(big_f, small_f, statistic=_reduction, seed=3)
     want.loc[1, ["f1_decrease_ci_low", "f1_decrease_ci_high"]] = lo, hi
     want.loc[2, "ci_note"] = f"reduction: n/a ({FEW1}); f1_decrease: n/a ({FEW1})"
     want.loc[3, "ci_note"] = f"reduction: n/a ({FEW1})"
@@ -245,7 +232,7 @@ def test_reduction_cis_cache_reuses_the_intervals_of_the_same_runs():
     again = S.reduction_cis(pairs, runs, ["architecture"], BootstrapConfig(n_resamples=199, seed=4), cache=cache)
     frame_equal(again, first)
     fresh = S.reduction_cis(pairs, runs, ["architecture"], BootstrapConfig(n_resamples=199, seed=4))
-    lo, hi = _scipy_ci([4.0, 5.0, 6.0, 4.5], [2.0, 2.6, 3.1, 2.2], statistic=_reduction, seed=4)
+    lo, hi = scipy_ci([4.0, 5.0, 6.0, 4.5], [2.0, 2.6, 3.1, 2.2], statistic=_reduction, seed=4)
     assert fresh.loc[1, ["reduction_ci_low", "reduction_ci_high"]].tolist() == pytest.approx([lo, hi], rel=1e-12)
     assert fresh.loc[1, "reduction_ci_low"] != first.loc[1, "reduction_ci_low"]
     # no pairs: nothing to do

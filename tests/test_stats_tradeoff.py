@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats as ss
+from bootstrap_reference import scipy_ci
 
 from dlenergy import stats as S
 from dlenergy.uncertainty import BootstrapConfig
@@ -171,17 +171,7 @@ def test_no_runs_or_no_grouping_column_is_one_skipped_row():
 
 
 def _scipy_median_ci(x, seed: int, n_resamples: int) -> tuple[float, float]:
-    res = ss.bootstrap(
-        (np.asarray(x, dtype=float),),
-        lambda a, axis: np.quantile(a, 0.5, axis=axis),
-        n_resamples=n_resamples,
-        vectorized=True,
-        axis=-1,
-        confidence_level=0.95,
-        method="BCa",
-        rng=np.random.default_rng(seed),
-    )
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return scipy_ci(x, statistic=lambda a, axis: np.quantile(a, 0.5, axis=axis), seed=seed, n_resamples=n_resamples)
 
 
 def test_median_cis_are_scipys_bca_intervals_and_too_few_runs_say_so():
