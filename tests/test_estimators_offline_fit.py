@@ -4,6 +4,8 @@ is refused.  The runs are the 12 exactly linear runs of ``test_estimators_offlin
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from test_estimators_offline import linear_power_runs
@@ -40,3 +42,36 @@ def test_cross_validation_needs_twice_the_folds_in_usable_runs():
 def test_an_empty_candidate_list_is_refused():
     with pytest.raises(ValueError, match=r"^models must name at least one candidate$"):
         _fit(linear_power_runs(), models=())
+
+
+def test_cv_row_is_the_search_at_its_best_draw_with_its_spread_and_draws():
+    """The CV table's row of each candidate: mean and spread (numpy's population SD, as scikit-learn's
+    ``std_test_*``) over the same folds, the number of draws (a one-point grid is drawn once, whatever
+    ``n_iter`` says) and the best parameters as sorted JSON.  Linear regression has nothing to tune, so its
+    row must equal ``cross_validate`` of the same pipeline on the same folds."""
+    from sklearn.model_selection import KFold, cross_validate
+
+    from dlenergy.estimators.offline import SCORING, make_pipeline, offline_features
+
+    runs = linear_power_runs()
+    runs["energy_j"] *= 1 + 0.05 * np.sin(np.arange(len(runs)))  # off the exact law: the folds differ
+    est = OfflinePowerEstimator(models=("linear", "ridge"), n_iter=3, cv=3, random_state=7)
+    t = est.fit(runs, runs["energy_j"]).cv_table_
+    assert list(t.columns) == ["model", "r2", "rmse", "mae", "r2_sd", "rmse_sd", "mae_sd", "n_iter", "best_params"]
+    assert t["model"].tolist() == ["linear", "ridge"]
+    assert t["n_iter"].tolist() == [1, 3]
+    ref = cross_validate(
+        make_pipeline("linear"),
+        offline_features(runs),
+        (runs["energy_j"] / runs["duration_s"]).to_numpy(),
+        cv=KFold(3, shuffle=True, random_state=7),
+        scoring=SCORING,
+    )
+    lin = t.iloc[0]
+    for m, sign in (("r2", 1), ("rmse", -1), ("mae", -1)):
+        scores = sign * ref[f"test_{m}"]
+        assert lin[m] == pytest.approx(scores.mean(), rel=1e-9)
+        assert lin[f"{m}_sd"] == pytest.approx(np.std(scores), rel=1e-9)
+        assert lin[f"{m}_sd"] > 0
+    assert lin["best_params"] == '{"fit_intercept": true}'
+    assert list(json.loads(t.iloc[1]["best_params"])) == ["alpha"]
