@@ -68,14 +68,14 @@ def check_number(option: str, value) -> None:
         raise RefusedInput(f"{option} must be a finite number, not {value}")
     if v < lo or (v == lo and not lo_ok) or v > hi:
         raise RefusedInput(
-            f"{option} {value:g} is out of range: it must be {'>=' if lo_ok else '>'} {lo:g} and <= {hi:g}"
+            f"{option} {v:.15g} is out of range: it must be {'>=' if lo_ok else '>'} {lo:g} and <= {hi:g}"
         )
 
 
 def _check_energies(values: dict[str, float], why: str) -> None:
     for name, v in values.items():
         if v is None or not math.isfinite(v) or v <= 0:
-            raise RefusedInput(f"{name} would be {v:g}: {why}")
+            raise RefusedInput(f"{name} would be {'missing' if v is None else format(v, 'g')}: {why}")
 
 
 # ----------------------------------------------------------------------------- estimate (offline)
