@@ -178,6 +178,7 @@ def test_estimate_refuses_unknown_and_out_of_domain_gpu(model_dir):
     args = [a if a != "NVIDIA GeForce RTX 3090" else "NVIDIA H100 80GB HBM3" for a in ARGS]
     r = runner.invoke(app, ["estimate", *args, "--model-dir", str(model_dir)])
     assert r.exit_code == 2 and "not among the GPUs the model was trained on" in flat(r)
+    assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error: inputs outside"), r.stderr
     r = runner.invoke(app, ["estimate", *args, "--model-dir", str(model_dir), "--extrapolate", "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["extrapolated"] is True
 

@@ -196,7 +196,7 @@ def estimate_offline(
     if problems and not extrapolate:
         raise RefusedInput(
             "inputs outside what the offline model was trained on (pass --extrapolate to estimate "
-            "anyway, or --model-dir for another model):\n  - " + "\n  - ".join(problems)
+            "anyway, or --model-dir for another model): " + "; ".join(problems)
         )
     mdir = next(iter(models.values())).path
     out = {
