@@ -310,6 +310,10 @@ def test_reduction_summary_without_enough_pairs_is_one_insufficient_row():
     got = S.reduction_summary(_summary_pairs().iloc[0:0], "s", analysis="a")
     want = one_row(SUMMARY, analysis="a", scope="s", statistic="", status="insufficient", note=note)
     frame_equal(got, want)
+    # the note names the group size the pairs were built with (config: stats.min_group_size)
+    got = S.reduction_summary(_summary_pairs().iloc[0:0], "s", analysis="a", min_n=5)
+    note5 = "fewer than 2 groups with n >= 5 runs: no reduction to report"
+    frame_equal(got, one_row(SUMMARY, analysis="a", scope="s", statistic="", status="insufficient", note=note5))
 
 
 # ----------------------------------------------------------------------------- tradeoff_tables

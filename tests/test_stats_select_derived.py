@@ -7,6 +7,7 @@ compared as whole strings; ``add_derived``'s columns are worked out by hand (whi
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -211,3 +212,21 @@ def test_normality_table_levene_p_exactly_at_alpha_is_not_equal_variances():
     # alpha just below p: equal variances
     got = S.normality_table(df, ["v"], "g", alpha=np.nextafter(p, 0.0))
     assert got["equal_variances"].tolist() == [True, True]
+
+
+def test_normality_table_levene_undefined_when_every_run_is_equally_far_from_its_median():
+    """|x - median| is 1 for every run of both groups: Levene's W is 0/0.  The row says why instead of a
+    bare NaN; with different spreads (1 and 2, none within a group) W is infinite and p is 0."""
+    df = pd.DataFrame({"g": ["A"] * 4 + ["B"] * 4, "v": [1.0, 1.0, 3.0, 3.0, 4.0, 4.0, 6.0, 6.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = S.normality_table(df, ["v"], "g")
+    assert got["levene_w"].isna().all() and got["levene_p"].isna().all()
+    assert got["equal_variances"].tolist() == [None, None]
+    assert got["note"].tolist() == ["Levene: every run equally far from its group's median: Levene undefined"] * 2
+    df.loc[df["g"] == "B", "v"] = [5.0, 5.0, 9.0, 9.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = S.normality_table(df, ["v"], "g")
+    assert got["levene_w"].tolist() == [np.inf, np.inf] and got["levene_p"].tolist() == [0.0, 0.0]
+    assert got["equal_variances"].tolist() == [False, False] and got["note"].tolist() == ["", ""]

@@ -214,6 +214,7 @@ A4, B5, C2 = [1.0, 2.0, 4.0, 8.0], [3.0, 3.5, 5.0, 6.0, 9.0], [10.0, 11.0]
 SW_FEW = "n=2 < 3: too few runs for Shapiro-Wilk"
 SW_EQUAL = "all values equal: Shapiro-Wilk undefined"
 LEFT_C = "Levene: left out, n < 3: C (n=2)"
+FLAT = "Levene: every run equally far from its group's median: Levene undefined"
 
 
 def _levene(*groups) -> tuple[float, float]:
@@ -263,9 +264,9 @@ def test_normality_table_defaults_whole_table():
         _bad_row("const", "C", 2, nolev, 2, f"{SW_FEW}; {const}"),
         _ok_row("one", "A", A4, nolev, 1, one),
         _bad_row("one", "C", 2, nolev, 1, f"{SW_FEW}; {one}"),
-        # |x − median| is 1 everywhere: Levene's 0/0 is NaN, with no note (nothing left out)
-        _ok_row("flat", "A", [1.0, 1.0, 3.0, 3.0], nolev, 2, ""),
-        _ok_row("flat", "B", [5.0, 5.0, 7.0, 7.0], nolev, 2, ""),
+        # |x − median| is 1 everywhere: Levene's 0/0 is NaN, and the note says why
+        _ok_row("flat", "A", [1.0, 1.0, 3.0, 3.0], nolev, 2, FLAT),
+        _ok_row("flat", "B", [5.0, 5.0, 7.0, 7.0], nolev, 2, FLAT),
         ["", "", "absent", "g", NAN, 0, NAN, NAN, NAN, NAN, NAN, NAN, NAN, INS, "the runs table has no column 'absent'"],
     ]  # fmt: skip
     assert any(r[8] is True for r in rows) and any(r[11] is True for r in rows)  # alpha 0.05 matters

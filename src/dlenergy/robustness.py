@@ -372,7 +372,7 @@ def _tradeoff(f: pd.DataFrame, cfg: S.StatsConfig) -> list[Stat]:
                 for _, r in pairs.iterrows()
                 for col in ("reduction", "f1_decrease")
             ]
-        summary = S.reduction_summary(pairs, scope, reference)
+        summary = S.reduction_summary(pairs, scope, reference, min_n=cfg.min_group_size)
         out += [
             Stat(T + "reductions_summary.csv", (("scope", scope), ("statistic", r["statistic"])), col, r[col])
             for _, r in summary[summary["status"] == S.STATUS_OK].iterrows()

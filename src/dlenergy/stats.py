@@ -579,8 +579,11 @@ def normality_table(
             if all(np.ptp(a) == 0 for a in arrays):
                 lev_note = "; ".join(notes + ["every group constant: Levene undefined"])
             else:
-                r = ss.levene(*arrays, center="median")
+                with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 when every |x - median| is equal
+                    r = ss.levene(*arrays, center="median")
                 lev_w, lev_p = float(r.statistic), float(r.pvalue)
+                if not np.isfinite(lev_p):
+                    lev_note = "; ".join(notes + ["every run equally far from its group's median: Levene undefined"])
         else:
             lev_note = "; ".join(notes + [f"{len(kept)} group(s) with n >= {min_n}: Levene needs at least 2"])
         if not data:
@@ -600,9 +603,7 @@ def normality_table(
         for g, x in data.items():
             w, p, note = shapiro(x)
             notes_row = [note] if note else []
-            if lev_note and not np.isfinite(lev_p):
-                notes_row.append(f"Levene: {lev_note}")
-            elif lev_note:
+            if lev_note:
                 notes_row.append(f"Levene: {lev_note}")
             rows.append(
                 {
@@ -946,10 +947,15 @@ SUMMARY_COLUMNS = [
 
 
 def reduction_summary(
-    pairs: pd.DataFrame, scope: str, reference: str | None = None, analysis: str = "reductions"
+    pairs: pd.DataFrame,
+    scope: str,
+    reference: str | None = None,
+    analysis: str = "reductions",
+    min_n: int = MIN_N,
 ) -> pd.DataFrame:
     """Min and max energy reduction within ``scope`` (from ``reference`` when given, as the paper's
-    14 %–64 % from VGG16), the min and max F1 decrease from it, and the best (largest) reduction."""
+    14 %–64 % from VGG16), the min and max F1 decrease from it, and the best (largest) reduction.
+    ``min_n``: the smallest group :func:`reduction_pairs` took, named in the note when there is none."""
     p = pairs[(pairs["scope"] == scope) & (pairs["status"] == STATUS_OK)]
     rows = []
 
@@ -987,7 +993,7 @@ def reduction_summary(
                     "scope": scope,
                     "statistic": "",
                     "status": STATUS_INSUFFICIENT,
-                    "note": "fewer than 2 groups with n >= 3 runs: no reduction to report",
+                    "note": f"fewer than 2 groups with n >= {min_n} runs: no reduction to report",
                 }
             ],
             columns=SUMMARY_COLUMNS,
@@ -1253,20 +1259,20 @@ def tradeoff_tables(runs: pd.DataFrame, cfg: StatsConfig) -> dict[str, pd.DataFr
     ok_env = ok[ok["environment"] == cfg.rq1_environment]
     if len(ok_env):
         ref = str(ok_env.loc[ok_env["median_energy_per_image_j"].idxmax(), "architecture"])
-    summaries.append(reduction_summary(p1, scope1, ref))
+    summaries.append(reduction_summary(p1, scope1, ref, min_n=cfg.min_group_size))
     # RQ2: environments for the RQ2 architecture, reference = the RQ1 environment (the paper's Cloud)
     arch = t[t["architecture"] == cfg.rq2_architecture]
     scope2 = f"environments for {cfg.rq2_architecture}"
     p2 = reduction_pairs(arch, ["environment"], scope=scope2, min_n=cfg.min_group_size)
     p2 = reduction_cis(p2, f[f["architecture"] == cfg.rq2_architecture], ["environment"], boot, cache=cache)
     pairs.append(p2)
-    summaries.append(reduction_summary(p2, scope2, cfg.rq1_environment))
+    summaries.append(reduction_summary(p2, scope2, cfg.rq1_environment, min_n=cfg.min_group_size))
     # all environment x architecture combinations: the best combination
     scope3 = "all environment x architecture"
     p3 = reduction_pairs(t, ["environment", "architecture"], scope=scope3, min_n=cfg.min_group_size)
     p3 = reduction_cis(p3, f, ["environment", "architecture"], boot, cache=cache)
     pairs.append(p3)
-    summaries.append(reduction_summary(p3, scope3, None))
+    summaries.append(reduction_summary(p3, scope3, None, min_n=cfg.min_group_size))
     pairs_df = (
         pd.concat([p for p in pairs if len(p)], ignore_index=True)
         if any(len(p) for p in pairs)
