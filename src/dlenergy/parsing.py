@@ -457,7 +457,7 @@ def _gpu_stages(
     sels = [ids.gid == g for g in range(ids.k)] if ids.k > 1 else [slice(None)]
     caps_g = [power_cap(limit[sel] if limit is not None else None, tdp_w, cfg) for sel in sels]
     caps = np.array([c for c, _ in caps_g])[ids.gid] if ids.k > 1 else np.full(len(t), caps_g[0][0])
-    report.power = screen_power(cols["power_w"], caps, lines, path, cfg, report.n_unparsed_values.get("power_w", 0))
+    report.power = screen_power(cols["power_w"], caps, lines, path, report.n_unparsed_values.get("power_w", 0))
     report.power.cap_source = caps_g[0][1]
     for g, sel in enumerate(sels):
         cap, source = caps_g[g]

@@ -159,9 +159,7 @@ def power_cap(limit_w: np.ndarray | None, tdp_w: float | None, cfg: Plausibility
     return cfg.max_power_w, "max_power_w"
 
 
-def screen_power(
-    power: np.ndarray, caps: np.ndarray, lines: np.ndarray, path: str, cfg: Plausibility, n_unparsed: int = 0
-) -> PowerScreen:
+def screen_power(power: np.ndarray, caps: np.ndarray, lines: np.ndarray, path: str, n_unparsed: int = 0) -> PowerScreen:
     """Refuse negative power; set non-finite and above-cap samples to NaN (in place) and count them.
 
     ``caps`` is each sample's cap (its GPU's).  Raises :class:`ImplausibleError` on a negative
