@@ -75,10 +75,15 @@ def test_select_nothing_matches_lists_the_values_present():
     assert len(sel.frame) == 0
     assert list(sel.frame.columns) == list(runs.columns)
     assert sel.description == "architecture in ['resnet', 'vgg']; batch_size == 128"
-    # every filtered column's values (sorted as text), not those of the None filter (environment)
+    # every filtered column's values (numbers by value), not those of the None filter (environment)
     assert sel.reason == (
         "no runs with architecture in ['resnet', 'vgg']; batch_size == 128 "
         "(values present: architecture: mobilenet, resnet, vgg; batch_size: 32, 64)"
+    )
+    runs["batch_size"] = [128, 8, 16, 8, 128]  # as text these would read 128, 16, 8
+    assert (
+        S.select(runs, include={"batch_size": 64}).reason
+        == "no runs with batch_size == 64 (values present: batch_size: 8, 16, 128)"
     )
 
 
@@ -170,10 +175,11 @@ def test_add_derived_reads_text_that_is_not_a_number_as_missing():
 
 
 def test_ordered_groups_of_mixed_types_sorts_by_type_then_value():
-    # the given order first (those present), then the rest by type name (float < int < str), then value;
-    # None and duplicates dropped
+    # the given order first (those present), then the numbers by value whatever their types, then the
+    # rest by type name and value; None and duplicates dropped
     got = S.ordered_groups([2, "b", 1.5, None, "a", 1, 2, "c"], order=["c", "zz"])
-    assert got == ["c", 1.5, 1, 2, "a", "b"]
+    assert got == ["c", 1, 1.5, 2, "a", "b"]
+    assert S.ordered_groups([np.int64(32), 16.0, 8, b"x", "a", np.float32(4.5)]) == [4.5, 8, 16.0, 32, b"x", "a"]
 
 
 def test_groups_read_text_that_is_not_a_number_as_missing():

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,7 +162,7 @@ def select(runs: pd.DataFrame, include: dict | None = None, exclude: dict | None
         present = []
         for col in include or {}:
             if col in runs.columns and (include or {}).get(col) is not None:
-                present.append(f"{col}: {', '.join(map(str, sorted(runs[col].dropna().astype(str).unique())))}")
+                present.append(f"{col}: {', '.join(map(str, ordered_groups(runs[col])))}")
         reason = f"no runs with {desc}" + (f" (values present: {'; '.join(present)})" if present else "")
         if runs.empty:
             reason = "the runs table is empty"
@@ -190,11 +191,22 @@ def add_derived(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def ordered_groups(values: Iterable, order: list | None = None) -> list:
-    """Groups in ``order`` first (those present), then the rest sorted."""
+    """Groups in ``order`` first (those present), then the rest sorted: numbers by value (8 before 16.0,
+    whatever their Python types), then the others by type name and value.
+
+    Examples
+    --------
+    >>> ordered_groups([32, "b", 16.0, None, 8, "a"], order=["b"])
+    ['b', 8, 16.0, 32, 'a']
+    """
     present = list(dict.fromkeys(v for v in values if not pd.isna(v)))
     order = [o for o in (order or []) if o in present]
-    rest = sorted((v for v in present if v not in order), key=lambda v: (str(type(v)), v))
+    rest = sorted((v for v in present if v not in order), key=_group_key)
     return order + rest
+
+
+def _group_key(v) -> tuple:
+    return (0, "", v) if isinstance(v, numbers.Real) else (1, str(type(v)), v)
 
 
 def architecture_order(df: pd.DataFrame) -> list:
