@@ -58,23 +58,25 @@ def model(name: str, n: int, rmse: float, target: str, unit: str, kind: str, sou
     }
 
 
+#: the pre-training inputs of `dlenergy estimate` (its options), as cli_support takes them
+INPUTS = {
+    "gpu_model": "RTX 3090",
+    "total_ram_gb": 16.0,
+    "gflops": 2.5,
+    "training_size": 20000,
+    "validation_size": 5000,
+    "batch_size": 64,
+    "image_size": 128,
+}
+
+
 def estimate_out() -> dict:
     """Synthetic models, no duration: the epoch-energy-based answer, both models present."""
     return {
         "method": "offline_epoch_energy_based",
         "energy_j": 1234567.0,
         "range_j": [987654.0, 2469134.0],
-        "inputs": {
-            "gpu_model": "RTX 3090",
-            "total_ram_gb": 16.0,
-            "gflops": 2.5,
-            "training_size": 20000,
-            "validation_size": 5000,
-            "batch_size": 64,
-            "image_size": 128,
-            "epochs": 25,
-            "duration_s": None,
-        },
+        "inputs": {**INPUTS, "epochs": 25, "duration_s": None},
         "gpu_spec": {"name": "NVIDIA GeForce RTX 3090", "cuda_cores": 10496, "memory_gb": 24.0, "tdp_w": 350.0},
         "average_power_w": 212.36,
         "epoch_energy_j": 49382.68,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_cli_render import INPUTS
 
 from dlenergy.estimators.cli_support import (
     NoModel,
@@ -173,16 +174,6 @@ def test_choose_models_without_any_model_says_how_to_train_one(tmp_path, monkeyp
 
 
 # ----------------------------------------------------------------------------- _domain_problems
-
-INPUTS = {
-    "gpu_model": "RTX 3090",
-    "total_ram_gb": 16.0,
-    "gflops": 2.5,
-    "training_size": 20000,
-    "validation_size": 5000,
-    "batch_size": 64,
-    "image_size": 128,
-}
 
 
 def test_domain_problems_lists_each_problem_once():
