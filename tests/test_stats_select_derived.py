@@ -230,6 +230,13 @@ def test_normality_table_levene_undefined_when_every_run_is_equally_far_from_its
     assert got["levene_w"].isna().all() and got["levene_p"].isna().all()
     assert got["equal_variances"].tolist() == [None, None]
     assert got["note"].tolist() == ["Levene: every run equally far from its group's median: Levene undefined"] * 2
+    # with a group left out (n < 3), both reasons, in that order
+    short = pd.concat([df, pd.DataFrame({"g": ["C", "C"], "v": [1.0, 2.0]})], ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = S.normality_table(short, ["v"], "g")
+    levene = "Levene: left out, n < 3: C (n=2); every run equally far from its group's median: Levene undefined"
+    assert got["note"].tolist() == [levene, levene, f"n=2 < 3: too few runs for Shapiro-Wilk; {levene}"]
     df.loc[df["g"] == "B", "v"] = [5.0, 5.0, 9.0, 9.0]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
